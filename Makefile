@@ -1,0 +1,39 @@
+# Each target bootstraps .venv on a fresh machine. torch is pinned to the CPU wheel that lies on
+# disk here (any other spec would pull multi-GB CUDA packages); on a GPU host install the CUDA
+# build of the same version into .venv first and `make` leaves it alone.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck eval-skab bench-sensor clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/monitor demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check monitor models dashboard tests scripts
+	$(BIN)/ruff format --check monitor models dashboard tests scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy monitor models
+
+test: lint typecheck
+	$(BIN)/python -m pytest -q -ra
+
+eval-skab: $(STAMP)
+	$(BIN)/python scripts/eval_skab.py
+
+bench-sensor: $(STAMP)
+	$(BIN)/monitor bench sensor
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

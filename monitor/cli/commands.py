@@ -1,0 +1,10 @@
+"""The list of command groups; each module adds its own sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+Registrar = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
+
+REGISTRARS: list[Registrar] = []

@@ -1,0 +1,353 @@
+"""The one configuration tree, validated at start-up.
+
+Sources, strongest first: environment variables ``MONITOR_<SECTION>__<KEY>``, then the YAML file
+(``--config``, default ``config/monitor.yaml`` when present), then the defaults here, which run with
+no file at all. Every field carries a title, a description and bounds; the same strings document
+``config/monitor.example.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("config/monitor.yaml")
+ASSET_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSettings(Section):
+    url: str = Field(
+        "mqtt://127.0.0.1:1883",
+        title="Broker URL",
+        description="mqtt://host:port, or mqtts://host:port for TLS.",
+    )
+    username: str | None = Field(None, title="User name", description="Broker login, if required.")
+    password: SecretStr | None = Field(None, title="Password", description="Broker password; never logged.")
+    ca_certs: Path | None = Field(None, title="CA file", description="CA bundle for mqtts:// (system CAs if unset).")
+    client_id: str = Field(
+        "plant-monitor",
+        title="Client id",
+        description="Stable MQTT client id; the persistent session is keyed by it.",
+        min_length=1,
+        max_length=128,
+    )
+    protocol: Literal["5", "3.1.1"] = Field(
+        "5", title="MQTT protocol", description="MQTT version; 3.1.1 for brokers without v5."
+    )
+    topic_prefix: str = Field(
+        "plant", title="Topic prefix", description="First topic level of every topic.", min_length=1
+    )
+    keepalive_s: int = Field(30, title="Keep-alive", description="Seconds between pings.", ge=5, le=3600)
+    session_expiry_s: int = Field(
+        7 * 24 * 3600,
+        title="Session expiry",
+        description="How long the broker keeps our queued QoS 1 messages while we are away (v5).",
+        ge=0,
+        le=2**32 - 1,
+    )
+    reconnect_min_s: float = Field(1.0, title="Reconnect min", description="First reconnect delay.", gt=0, le=60)
+    reconnect_max_s: float = Field(
+        60.0, title="Reconnect max", description="Longest reconnect delay (exponential backoff).", gt=0, le=3600
+    )
+    max_payload_bytes: int = Field(
+        65536,
+        title="Max sensor payload",
+        description="Larger sensor messages go to dead letters.",
+        ge=64,
+        le=64 * 1024 * 1024,
+    )
+    strict_assets: bool = Field(
+        False,
+        title="Strict assets",
+        description="Dead-letter messages from assets not listed in `assets` instead of commissioning them.",
+    )
+    assets: list[str] = Field(
+        default_factory=list,
+        title="Known assets",
+        description="Asset names accepted in strict mode.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+            raise ValueError("must look like mqtt://host:port or mqtts://host:port")
+        return value
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parsed = urlparse(self.url)
+        return parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlparse(self.url).scheme == "mqtts"
+
+
+class DatabaseSettings(Section):
+    url: str = Field(
+        "sqlite:///var/monitor.db",
+        title="Database URL",
+        description="SQLAlchemy URL: SQLite (WAL) by default, postgresql+psycopg://… in production.",
+    )
+    auto_upgrade: bool = Field(
+        False,
+        title="Upgrade on start",
+        description="Apply pending migrations at start-up instead of refusing to start.",
+    )
+    write_batch_rows: int = Field(
+        2000, title="Write batch", description="Rows per batched SQL write.", ge=1, le=100_000
+    )
+    write_interval_s: float = Field(
+        0.1, title="Write interval", description="Longest wait before a partial batch is written.", gt=0, le=10
+    )
+
+
+class ModelSettings(Section):
+    store: Path = Field(Path("var/models"), title="Model store", description="Directory of model versions.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", title="Device", description="auto uses CUDA (with autocast) when present, else the CPU."
+    )
+
+
+class SensorPipelineSettings(Section):
+    window: int = Field(32, title="Window", description="Readings per scored window.", ge=4, le=4096)
+    batch_max: int = Field(
+        1024, title="Batch size", description="Most windows scored in one model call.", ge=1, le=65536
+    )
+    batch_wait_s: float = Field(
+        0.02, title="Batch wait", description="Longest wait to fill a batch.", ge=0, le=5
+    )
+    queue_max: int = Field(
+        200_000,
+        title="Queue bound",
+        description="Readings waiting to be scored; beyond it the receiver blocks (back-pressure).",
+        ge=100,
+        le=10_000_000,
+    )
+    baseline_readings: int = Field(
+        1000,
+        title="Baseline size",
+        description="Readings collected from a new asset before its model is trained (commissioning).",
+        ge=64,
+        le=10_000_000,
+    )
+    baseline_epochs: int = Field(
+        30, title="Baseline epochs", description="Most epochs for commissioning training.", ge=1, le=10_000
+    )
+
+
+class QuantileSettings(Section):
+    q: float = Field(
+        0.995, title="Quantile", description="Quantile of normal scores used as threshold.", gt=0.5, lt=1
+    )
+    margin: float = Field(
+        1.0, title="Margin", description="Factor applied to the quantile.", ge=1.0, le=10
+    )
+
+
+class EwmaSettings(Section):
+    alpha: float = Field(
+        0.01, title="Forgetting", description="Weight of each new normal score.", gt=0, le=1
+    )
+    k: float = Field(4.0, title="k", description="Threshold = mean + k·std.", gt=0, le=50)
+
+
+class PotSettings(Section):
+    risk: float = Field(
+        1e-4,
+        title="Risk",
+        description="Probability of a normal score exceeding the threshold (SPOT q).",
+        gt=0,
+        le=0.1,
+    )
+    init_quantile: float = Field(
+        0.98, title="Initial quantile", description="Level above which peaks are modelled.", gt=0.5, lt=1
+    )
+
+
+class ThresholdSettings(Section):
+    method: Literal["quantile", "ewma", "pot"] = Field(
+        "pot", title="Method", description="Threshold strategy: quantile, ewma or pot (SPOT)."
+    )
+    quantile: QuantileSettings = Field(default_factory=QuantileSettings)
+    ewma: EwmaSettings = Field(default_factory=EwmaSettings)
+    pot: PotSettings = Field(default_factory=PotSettings)
+    recalibrate_every_s: float = Field(
+        3600, title="Recalibration period", description="Seconds between threshold recalibrations.", ge=1
+    )
+    recalibrate_lookback: int = Field(
+        5000,
+        title="Recalibration sample",
+        description="Most recent non-alert scores used to recalibrate.",
+        ge=50,
+        le=10_000_000,
+    )
+
+
+class AlertSettings(Section):
+    k: int = Field(3, title="K", description="Alert opens when K of the last N scores exceed.", ge=1, le=1000)
+    n: int = Field(5, title="N", description="Length of the K-of-N debounce window.", ge=1, le=1000)
+    resolve_after: int = Field(
+        10, title="M", description="Consecutive scores below threshold that resolve an alert.", ge=1, le=100_000
+    )
+    warning_ratio: float = Field(
+        1.0, title="Warning", description="score/threshold ratio for severity warning.", ge=0.1, le=100
+    )
+    major_ratio: float = Field(
+        2.0, title="Major", description="score/threshold ratio for severity major.", ge=0.1, le=1000
+    )
+    critical_ratio: float = Field(
+        4.0, title="Critical", description="score/threshold ratio for severity critical.", ge=0.1, le=10_000
+    )
+
+    @field_validator("n")
+    @classmethod
+    def _n_at_least_k(cls, n: int, info: Any) -> int:
+        k = info.data.get("k")
+        if k is not None and n < k:
+            raise ValueError(f"must be at least k ({k})")
+        return n
+
+
+class RetentionSettings(Section):
+    raw_scores_days: float = Field(
+        30, title="Raw scores kept", description="Days of per-reading scores; older rows roll up per minute.", gt=0
+    )
+    dead_letters_days: float = Field(30, title="Dead letters kept", description="Days of dead letters.", gt=0)
+    artifacts_days: float = Field(30, title="Artifacts kept", description="Days of image artifacts.", gt=0)
+
+
+class SchedulerSettings(Section):
+    heartbeat_s: float = Field(30, title="Heartbeat", description="Seconds between heartbeats.", ge=1, le=3600)
+    retention_every_s: float = Field(
+        3600, title="Retention period", description="Seconds between retention runs.", ge=10
+    )
+
+
+class MetricsSettings(Section):
+    enabled: bool = Field(True, title="Metrics", description="Serve Prometheus metrics.")
+    host: str = Field("127.0.0.1", title="Metrics host", description="Address the metrics endpoint binds.")
+    port: int = Field(9108, title="Metrics port", description="Port of /metrics (0 picks a free one).", ge=0, le=65535)
+
+
+class WorkerSettings(Section):
+    index: int = Field(0, title="Worker index", description="This worker's index among `count`.", ge=0)
+    count: int = Field(1, title="Workers", description="Workers sharing the sensor assets by hash.", ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _index_below_count(self) -> WorkerSettings:
+        if self.index >= self.count:
+            raise ValueError(f"index must be below count ({self.count})")
+        return self
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", title="Log level", description="")
+    json_format: bool = Field(
+        True, title="JSON logs", description="One JSON object per line (for log shippers); false for plain text."
+    )
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one `monitor` instance."""
+
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", env_nested_delimiter="__", extra="forbid")
+
+    instance: str = Field(
+        "monitor-1",
+        title="Instance name",
+        description="Names this daemon in the status topic and logs.",
+        pattern=ASSET_NAME_PATTERN,
+    )
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    sensors: SensorPipelineSettings = Field(default_factory=SensorPipelineSettings)
+    thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment overrides the file; the file arrives as init kwargs (see load_settings).
+        return env_settings, init_settings
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the operator (one line per error)."""
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """Render pydantic errors as `section.key: problem` lines, the way operators read configs."""
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(root)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{path}: {_plain(message)}")
+    return "\n".join(lines)
+
+
+def _plain(message: str) -> str:
+    """Turn pydantic's 'Input should be less than or equal to 0.1' into 'must be at most 0.1'."""
+    replacements = {
+        "Input should be less than or equal to": "must be at most",
+        "Input should be greater than or equal to": "must be at least",
+        "Input should be less than": "must be less than",
+        "Input should be greater than": "must be greater than",
+        "Input should be": "must be",
+        "Value error, ": "",
+    }
+    for old, new in replacements.items():
+        if message.startswith(old):
+            return new + message[len(old) :]
+    return message
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the YAML file (if any) and the environment; raise ConfigError naming every bad key."""
+    file_values: dict[str, Any] = {}
+    config_path = path if path is not None else (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None)
+    if config_path is not None:
+        if not config_path.exists():
+            raise ConfigError(f"{config_path}: no such config file")
+        try:
+            loaded = yaml.safe_load(config_path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{config_path}: the top level must be a mapping of sections")
+        file_values = loaded
+    try:
+        return Settings(**file_values)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from exc

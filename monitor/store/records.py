@@ -1,0 +1,73 @@
+"""Plain records passed between the pipeline and the SQL writer.
+
+The pipeline (daemon worker, backtest) produces them without touching SQL; the writer turns them
+into rows. Keeping them free of SQLAlchemy lets the backtest run with no database at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    WARNING = "warning"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+class AlertState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@dataclass(slots=True)
+class ScoreRecord:
+    asset: str
+    ts: datetime
+    score: float
+    threshold: float
+    anomaly: bool
+    model_version: str
+    contributions: dict[str, float]
+
+
+@dataclass(slots=True)
+class ThresholdRecord:
+    asset: str
+    value: float
+    method: str
+    parameters: dict[str, Any]
+    computed_at: datetime
+
+
+@dataclass(slots=True)
+class AlertRecord:
+    """The current state of one alert; written as an upsert by id, published on the alerts topic."""
+
+    id: str
+    asset: str
+    condition: str
+    state: AlertState
+    severity: Severity
+    score: float
+    peak_score: float
+    threshold: float
+    top_channels: list[dict[str, float | str]]
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    in_maintenance: bool = False
+
+
+@dataclass(slots=True)
+class DeadLetterRecord:
+    topic: str
+    reason: str
+    payload_head: bytes
+    payload_size: int
+    received_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
