@@ -259,7 +259,9 @@ class WorkerSettings(Section):
 
 
 class LoggingSettings(Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", title="Log level", description="")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", title="Log level", description="Least severe level written."
+    )
     json_format: bool = Field(
         True, title="JSON logs", description="One JSON object per line (for log shippers); false for plain text."
     )

@@ -8,3 +8,7 @@ from collections.abc import Callable
 Registrar = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
 
 REGISTRARS: list[Registrar] = []
+
+from monitor.cli import config  # noqa: E402
+
+REGISTRARS.append(config.register)

@@ -1,0 +1,83 @@
+"""Configuration: defaults with no file, YAML + environment, errors named by key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.cli.main import main
+from monitor.config_example import render_example
+from monitor.settings import ConfigError, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_run_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No config file at all gives the documented defaults (SQLite in var/, local broker)."""
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.database.url == "sqlite:///var/monitor.db"
+    assert (settings.mqtt.host, settings.mqtt.port) == ("127.0.0.1", 1883)
+    assert str(settings.models.store) == "var/models"
+
+
+def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MONITOR_SECTION__KEY beats the YAML file, which beats the default."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text("database:\n  url: sqlite:///from-file.db\nalerts:\n  k: 2\n  n: 4\n")
+    monkeypatch.setenv("MONITOR_DATABASE__URL", "sqlite:///from-env.db")
+    settings = load_settings(config)
+    assert settings.database.url == "sqlite:///from-env.db"
+    assert (settings.alerts.k, settings.alerts.n) == (2, 4)
+
+
+def test_out_of_range_value_names_key_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad value is reported with its full key path and the bound it broke."""
+    monkeypatch.setenv("MONITOR_THRESHOLDS__POT__RISK", "0.5")
+    with pytest.raises(ConfigError, match=r"^thresholds\.pot\.risk: must be at most 0\.1$"):
+        load_settings()
+
+
+def test_unknown_key_is_an_error(tmp_path: Path) -> None:
+    """A misspelt key fails loudly instead of being ignored."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text("mqtt:\n  urll: mqtt://broker:1883\n")
+    with pytest.raises(ConfigError, match=r"mqtt\.urll: unknown key"):
+        load_settings(config)
+
+
+def test_every_error_is_listed(tmp_path: Path) -> None:
+    """All problems come back at once, one line each."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text("alerts:\n  k: 5\n  n: 3\nmqtt:\n  url: http://x\nworker:\n  index: 2\n  count: 2\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    lines = str(caught.value).splitlines()
+    assert any(line.startswith("alerts.n: must be at least k (5)") for line in lines)
+    assert any(line.startswith("mqtt.url: must look like mqtt://") for line in lines)
+    assert any(line.startswith("worker: index must be below count (2)") for line in lines)
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    """A missing or unparsable file is a one-line config error, not a traceback."""
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_settings(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("mqtt: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(broken)
+
+
+def test_committed_example_is_current_and_valid() -> None:
+    """config/monitor.example.yaml is exactly what the settings models document, and it loads."""
+    example = REPO / "config" / "monitor.example.yaml"
+    assert example.read_text() == render_example(), "run: monitor config example > config/monitor.example.yaml"
+    settings = load_settings(example)
+    assert settings.thresholds.method in ("quantile", "ewma", "pot")
+
+
+def test_cli_prints_example(capsys: pytest.CaptureFixture[str]) -> None:
+    """`monitor config example` prints the annotated file."""
+    assert main(["config", "example"]) == 0
+    assert "thresholds:" in capsys.readouterr().out
