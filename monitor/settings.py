@@ -13,7 +13,15 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG_PATH = Path("config/monitor.yaml")
@@ -34,7 +42,9 @@ class MqttSettings(Section):
     )
     username: str | None = Field(None, title="User name", description="Broker login, if required.")
     password: SecretStr | None = Field(None, title="Password", description="Broker password; never logged.")
-    ca_certs: Path | None = Field(None, title="CA file", description="CA bundle for mqtts:// (system CAs if unset).")
+    ca_certs: Path | None = Field(
+        None, title="CA file", description="CA bundle for mqtts:// (system CAs if unset)."
+    )
     client_id: str = Field(
         "plant-monitor",
         title="Client id",
@@ -56,9 +66,15 @@ class MqttSettings(Section):
         ge=0,
         le=2**32 - 1,
     )
-    reconnect_min_s: float = Field(1.0, title="Reconnect min", description="First reconnect delay.", gt=0, le=60)
+    reconnect_min_s: float = Field(
+        1.0, title="Reconnect min", description="First reconnect delay.", gt=0, le=60
+    )
     reconnect_max_s: float = Field(
-        60.0, title="Reconnect max", description="Longest reconnect delay (exponential backoff).", gt=0, le=3600
+        60.0,
+        title="Reconnect max",
+        description="Longest reconnect delay (exponential backoff).",
+        gt=0,
+        le=3600,
     )
     max_payload_bytes: int = Field(
         65536,
@@ -115,7 +131,11 @@ class DatabaseSettings(Section):
         2000, title="Write batch", description="Rows per batched SQL write.", ge=1, le=100_000
     )
     write_interval_s: float = Field(
-        0.1, title="Write interval", description="Longest wait before a partial batch is written.", gt=0, le=10
+        0.1,
+        title="Write interval",
+        description="Longest wait before a partial batch is written.",
+        gt=0,
+        le=10,
     )
 
 
@@ -157,15 +177,11 @@ class QuantileSettings(Section):
     q: float = Field(
         0.995, title="Quantile", description="Quantile of normal scores used as threshold.", gt=0.5, lt=1
     )
-    margin: float = Field(
-        1.0, title="Margin", description="Factor applied to the quantile.", ge=1.0, le=10
-    )
+    margin: float = Field(1.0, title="Margin", description="Factor applied to the quantile.", ge=1.0, le=10)
 
 
 class EwmaSettings(Section):
-    alpha: float = Field(
-        0.01, title="Forgetting", description="Weight of each new normal score.", gt=0, le=1
-    )
+    alpha: float = Field(0.01, title="Forgetting", description="Weight of each new normal score.", gt=0, le=1)
     k: float = Field(4.0, title="k", description="Threshold = mean + k·std.", gt=0, le=50)
 
 
@@ -205,7 +221,11 @@ class AlertSettings(Section):
     k: int = Field(3, title="K", description="Alert opens when K of the last N scores exceed.", ge=1, le=1000)
     n: int = Field(5, title="N", description="Length of the K-of-N debounce window.", ge=1, le=1000)
     resolve_after: int = Field(
-        10, title="M", description="Consecutive scores below threshold that resolve an alert.", ge=1, le=100_000
+        10,
+        title="M",
+        description="Consecutive scores below threshold that resolve an alert.",
+        ge=1,
+        le=100_000,
     )
     warning_ratio: float = Field(
         1.0, title="Warning", description="score/threshold ratio for severity warning.", ge=0.1, le=100
@@ -228,14 +248,19 @@ class AlertSettings(Section):
 
 class RetentionSettings(Section):
     raw_scores_days: float = Field(
-        30, title="Raw scores kept", description="Days of per-reading scores; older rows roll up per minute.", gt=0
+        30,
+        title="Raw scores kept",
+        description="Days of per-reading scores; older rows roll up per minute.",
+        gt=0,
     )
     dead_letters_days: float = Field(30, title="Dead letters kept", description="Days of dead letters.", gt=0)
     artifacts_days: float = Field(30, title="Artifacts kept", description="Days of image artifacts.", gt=0)
 
 
 class SchedulerSettings(Section):
-    heartbeat_s: float = Field(30, title="Heartbeat", description="Seconds between heartbeats.", ge=1, le=3600)
+    heartbeat_s: float = Field(
+        30, title="Heartbeat", description="Seconds between heartbeats.", ge=1, le=3600
+    )
     retention_every_s: float = Field(
         3600, title="Retention period", description="Seconds between retention runs.", ge=10
     )
@@ -244,12 +269,16 @@ class SchedulerSettings(Section):
 class MetricsSettings(Section):
     enabled: bool = Field(True, title="Metrics", description="Serve Prometheus metrics.")
     host: str = Field("127.0.0.1", title="Metrics host", description="Address the metrics endpoint binds.")
-    port: int = Field(9108, title="Metrics port", description="Port of /metrics (0 picks a free one).", ge=0, le=65535)
+    port: int = Field(
+        9108, title="Metrics port", description="Port of /metrics (0 picks a free one).", ge=0, le=65535
+    )
 
 
 class WorkerSettings(Section):
     index: int = Field(0, title="Worker index", description="This worker's index among `count`.", ge=0)
-    count: int = Field(1, title="Workers", description="Workers sharing the sensor assets by hash.", ge=1, le=1024)
+    count: int = Field(
+        1, title="Workers", description="Workers sharing the sensor assets by hash.", ge=1, le=1024
+    )
 
     @model_validator(mode="after")
     def _index_below_count(self) -> WorkerSettings:
@@ -263,7 +292,9 @@ class LoggingSettings(Section):
         "INFO", title="Log level", description="Least severe level written."
     )
     json_format: bool = Field(
-        True, title="JSON logs", description="One JSON object per line (for log shippers); false for plain text."
+        True,
+        title="JSON logs",
+        description="One JSON object per line (for log shippers); false for plain text.",
     )
 
 
@@ -338,7 +369,9 @@ def _plain(message: str) -> str:
 def load_settings(path: Path | None = None) -> Settings:
     """Read the YAML file (if any) and the environment; raise ConfigError naming every bad key."""
     file_values: dict[str, Any] = {}
-    config_path = path if path is not None else (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None)
+    config_path = (
+        path if path is not None else (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None)
+    )
     if config_path is not None:
         if not config_path.exists():
             raise ConfigError(f"{config_path}: no such config file")

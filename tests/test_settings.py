@@ -72,7 +72,9 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
 def test_committed_example_is_current_and_valid() -> None:
     """config/monitor.example.yaml is exactly what the settings models document, and it loads."""
     example = REPO / "config" / "monitor.example.yaml"
-    assert example.read_text() == render_example(), "run: monitor config example > config/monitor.example.yaml"
+    assert example.read_text() == render_example(), (
+        "run: monitor config example > config/monitor.example.yaml"
+    )
     settings = load_settings(example)
     assert settings.thresholds.method in ("quantile", "ewma", "pot")
 
