@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor.cli import commands
 
     parser = OneLineParser(prog="monitor", description="Plant Monitor: condition monitoring over MQTT.")
-    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="command", required=True, parser_class=OneLineParser
+    )
     for register in commands.REGISTRARS:
         register(subparsers)
     return parser
