@@ -12,3 +12,7 @@ REGISTRARS: list[Registrar] = []
 from monitor.cli import config  # noqa: E402
 
 REGISTRARS.append(config.register)
+
+from monitor.cli import simulate as simulate_cli  # noqa: E402
+
+REGISTRARS.append(simulate_cli.register)
