@@ -16,3 +16,7 @@ REGISTRARS.append(config.register)
 from monitor.cli import simulate as simulate_cli  # noqa: E402
 
 REGISTRARS.append(simulate_cli.register)
+
+from monitor.cli import sensor as sensor_cli  # noqa: E402
+
+REGISTRARS.append(sensor_cli.register)
