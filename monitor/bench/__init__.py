@@ -1,0 +1,1 @@
+"""Benchmarks of the running service (`monitor bench …`) and the private brokers they need."""
