@@ -1,0 +1,136 @@
+"""A trained sensor model ready to score: the autoencoder, the per-channel normalisation learnt from
+the baseline, the channel order, and the scores of the baseline windows.
+
+This is the one scoring function of the project: the daemon's worker, `monitor score sensor` and the
+SKAB evaluation all call `SensorModel.score_windows`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.card import ModelCardError, ModelFiles, load_model_dir, save_model_dir
+from models.sensor_ae import SensorAE, SensorAEConfig
+from models.training import autocast, resolve_device
+
+KIND = "sensor-ae"
+CARD_FORMAT = 1
+SCORE_CHUNK = 8192  # windows per forward pass: bounds memory when a whole CSV is scored at once
+
+
+def state_version(state_dict: dict[str, torch.Tensor]) -> str:
+    """A short content hash of the weights: the same weights give the same version on any machine."""
+    digest = hashlib.sha256()
+    for name, tensor in state_dict.items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+class SensorModel:
+    """Scores raw sensor windows; each score belongs to the window's last reading (causal)."""
+
+    def __init__(
+        self,
+        module: SensorAE,
+        channels: list[str],
+        mean: np.ndarray,
+        std: np.ndarray,
+        training_scores: np.ndarray,
+        card: dict[str, Any],
+        device: str = "auto",
+    ) -> None:
+        if len(channels) != module.config.channels:
+            raise ValueError(
+                f"{len(channels)} channel names for a module of {module.config.channels} channels"
+            )
+        self.device = resolve_device(device)
+        self.module = module.to(self.device).eval()
+        self.channels = list(channels)
+        self.window = module.config.window
+        self._mean = torch.as_tensor(mean, dtype=torch.float32, device=self.device)
+        self._scale = 1.0 / torch.as_tensor(std, dtype=torch.float32, device=self.device)
+        self.training_scores = np.asarray(training_scores, dtype=np.float64)
+        self.version = state_version(module.state_dict())
+        self.card = {**card, "kind": KIND, "format": CARD_FORMAT, "version": self.version}
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._mean.cpu().numpy()
+
+    @property
+    def std(self) -> np.ndarray:
+        return 1.0 / self._scale.cpu().numpy()
+
+    def score_windows(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Score windows [B, window, C] in raw units; return scores [B] and contributions [B, C].
+
+        The score is the mean squared reconstruction error of the standardised window; a channel's
+        contribution is its share of that mean, so each row of contributions sums to its score and
+        the operator sees which sensor moved.
+        """
+        windows = np.asarray(windows, dtype=np.float32)
+        if windows.ndim != 3 or windows.shape[1:] != (self.window, len(self.channels)):
+            raise ValueError(
+                f"windows must have shape [B, {self.window}, {len(self.channels)}], got {list(windows.shape)}"
+            )
+        parts = [self._score_chunk(windows[i : i + SCORE_CHUNK]) for i in range(0, len(windows), SCORE_CHUNK)]
+        if not parts:
+            return np.zeros(0, dtype=np.float64), np.zeros((0, len(self.channels)), dtype=np.float64)
+        contributions = np.concatenate(parts).astype(np.float64)
+        return contributions.sum(axis=1), contributions
+
+    def _score_chunk(self, windows: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            x = torch.from_numpy(np.require(windows, requirements=["C", "W"])).to(self.device)
+            x = ((x - self._mean) * self._scale).transpose(1, 2)
+            with autocast(self.device):
+                reconstruction = self.module(x)
+            error = (reconstruction.float() - x).square_()
+            contributions = error.mean(dim=2).div_(x.shape[1])
+            return contributions.cpu().numpy()
+
+    def save(self, directory: Path) -> None:
+        """Write the model directory (weights, baseline scores, card with hashes)."""
+        card = {
+            **self.card,
+            "inputs": {"channels": self.channels, "window": self.window},
+            "architecture": self.module.config.to_dict(),
+            "normalisation": {"mean": self.mean.tolist(), "std": self.std.tolist()},
+        }
+        state = {name: tensor.detach().cpu() for name, tensor in self.module.state_dict().items()}
+        files = ModelFiles(
+            card=card, state_dict=state, arrays={"training_scores": self.training_scores.astype(np.float64)}
+        )
+        self.card = save_model_dir(directory, files)
+
+    @classmethod
+    def load(cls, directory: Path, device: str = "auto") -> SensorModel:
+        """Load and verify a model directory written by `save`; ModelCardError says what is wrong."""
+        files = load_model_dir(directory, KIND)
+        card = files.card
+        try:
+            config = SensorAEConfig(**card["architecture"])
+            module = SensorAE(config)
+            module.load_state_dict(files.state_dict)
+            model = cls(
+                module,
+                channels=card["inputs"]["channels"],
+                mean=np.asarray(card["normalisation"]["mean"]),
+                std=np.asarray(card["normalisation"]["std"]),
+                training_scores=files.arrays["training_scores"],
+                card=card,
+                device=device,
+            )
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ModelCardError(f"{directory}: model card and weights do not fit together: {exc}") from exc
+        if model.version != card.get("version"):
+            raise ModelCardError(
+                f"{directory}: weights are version {model.version}, card says {card.get('version')}"
+            )
+        return model

@@ -1,0 +1,109 @@
+"""The alert rule of one asset: K-of-N debounce to open, M in a row below the threshold to resolve,
+severity from score/threshold, one open alert at a time.
+
+Why debounce and hysteresis: a single noisy score above the threshold should not page anyone, and
+an alert whose score hovers around the threshold should not open and close on every reading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections import deque
+from datetime import datetime
+
+import numpy as np
+
+from monitor.settings import AlertSettings
+from monitor.store.records import AlertRecord, AlertState, Severity
+
+SENSOR_CONDITION = "sensor_score"
+TOP_CHANNELS = 3
+_SEVERITY_ORDER = [Severity.WARNING, Severity.MAJOR, Severity.CRITICAL]
+
+
+def severity_for(score: float, threshold: float, settings: AlertSettings) -> Severity:
+    """Severity from how far the score is above the threshold (ratios from AlertSettings)."""
+    ratio = score / threshold if threshold > 0 else float("inf")
+    if ratio >= settings.critical_ratio:
+        return Severity.CRITICAL
+    if ratio >= settings.major_ratio:
+        return Severity.MAJOR
+    return Severity.WARNING
+
+
+def top_channels(
+    channels: list[str], contributions: np.ndarray, count: int = TOP_CHANNELS
+) -> list[dict[str, float | str]]:
+    """The channels that contributed most to a score, largest first, as [{name, value}]."""
+    order = np.argsort(contributions)[::-1][:count]
+    return [{"name": channels[i], "value": float(contributions[i])} for i in order]
+
+
+class AlertRule:
+    """Turns the stream of (score, threshold) of one asset into alert records.
+
+    `observe` returns a record only when something an operator cares about changed: the alert
+    opened, its severity rose, or it resolved. Each returned record is a snapshot (a copy).
+    """
+
+    def __init__(self, asset: str, settings: AlertSettings, channels: list[str]) -> None:
+        self.asset = asset
+        self.settings = settings
+        self.channels = list(channels)
+        self._recent: deque[bool] = deque(maxlen=settings.n)
+        self._below = 0
+        self.current: AlertRecord | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.current is not None
+
+    def observe(
+        self, ts: datetime, score: float, threshold: float, contributions: np.ndarray
+    ) -> AlertRecord | None:
+        exceeds = score > threshold
+        if self.current is None:
+            self._recent.append(exceeds)
+            if sum(self._recent) < self.settings.k:
+                return None
+            return self._open(ts, score, threshold, contributions)
+        alert = self.current
+        alert.score, alert.threshold, alert.updated_at = score, threshold, ts
+        escalated = False
+        if score > alert.peak_score:
+            alert.peak_score = score
+            alert.top_channels = top_channels(self.channels, contributions)
+            severity = severity_for(score, threshold, self.settings)
+            if _SEVERITY_ORDER.index(severity) > _SEVERITY_ORDER.index(alert.severity):
+                alert.severity = severity
+                escalated = True
+        self._below = 0 if exceeds else self._below + 1
+        if self._below >= self.settings.resolve_after:
+            return self._resolve(ts)
+        return dataclasses.replace(alert) if escalated else None
+
+    def _open(self, ts: datetime, score: float, threshold: float, contributions: np.ndarray) -> AlertRecord:
+        self._below = 0
+        self.current = AlertRecord(
+            id=uuid.uuid4().hex,
+            asset=self.asset,
+            condition=SENSOR_CONDITION,
+            state=AlertState.OPEN,
+            severity=severity_for(score, threshold, self.settings),
+            score=score,
+            peak_score=score,
+            threshold=threshold,
+            top_channels=top_channels(self.channels, contributions),
+            opened_at=ts,
+            updated_at=ts,
+        )
+        return dataclasses.replace(self.current)
+
+    def _resolve(self, ts: datetime) -> AlertRecord:
+        assert self.current is not None
+        resolved = dataclasses.replace(self.current, state=AlertState.RESOLVED, resolved_at=ts, updated_at=ts)
+        self.current = None
+        self._recent.clear()
+        self._below = 0
+        return resolved
