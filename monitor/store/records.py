@@ -71,3 +71,25 @@ class DeadLetterRecord:
     payload_size: int
     received_at: datetime
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AssetRecord:
+    """What the pipeline knows of an asset (site from the topic, channels from its model).
+
+    Scores create a bare asset row on first sight; this record fills in or updates the details.
+    """
+
+    name: str
+    site: str | None = None
+    kind: str = "sensor"
+    channels: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class HeartbeatRecord:
+    """A daemon instance's sign of life; written through the writer, so it also proves the writer works."""
+
+    instance: str
+    at: datetime
+    stats: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,516 @@
+"""The batched SQL writer: one background thread turns pipeline records into rows.
+
+The daemon produces ~15,000 scores a second; one INSERT per score would cost more than the scoring.
+Records queue here (thread-safe, bounded: a full queue makes `put` wait, which back-pressures the
+pipeline instead of growing memory), and the thread writes them in one transaction per batch with
+Core executemany statements. Writes are idempotent (scores ignore duplicates of (asset, ts), alerts
+are upserted by id), so retrying a batch after an error never duplicates rows. Every alert change
+writes its notification to `outbox` in the same transaction: a stored alert is always announced.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from monitor.ingest.topics import alerts_topic
+from monitor.store.records import (
+    AlertRecord,
+    AlertState,
+    AssetRecord,
+    DeadLetterRecord,
+    HeartbeatRecord,
+    ScoreRecord,
+    ThresholdRecord,
+)
+from monitor.store.tables import Alert, Asset, DeadLetter, Heartbeat, Outbox, Threshold
+
+log = logging.getLogger(__name__)
+
+Record = ScoreRecord | ThresholdRecord | AlertRecord | DeadLetterRecord | AssetRecord | HeartbeatRecord
+PAYLOAD_HEAD_BYTES = 256
+UNKNOWN_SITE = "unknown"  # alert topic level for an asset whose site no AssetRecord has told us
+
+
+class WriterClosed(RuntimeError):
+    """Records were put after `close()`."""
+
+
+class _Abandoned(Exception):
+    """close() ran out of time while the database was unavailable."""
+
+
+def iso_utc(ts: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a Z, the timestamp format of our MQTT payloads."""
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def alert_payload(alert: AlertRecord, state: str) -> dict[str, Any]:
+    """The JSON published on the alerts topic (fixed contract), with the state as stored."""
+    return {
+        "id": alert.id,
+        "asset": alert.asset,
+        "condition": alert.condition,
+        "state": state,
+        "severity": str(alert.severity),
+        "score": float(alert.score),
+        "peak_score": float(alert.peak_score),
+        "threshold": float(alert.threshold),
+        "top_channels": alert.top_channels,
+        "opened_at": iso_utc(alert.opened_at),
+        "updated_at": iso_utc(alert.updated_at),
+        "resolved_at": iso_utc(alert.resolved_at) if alert.resolved_at else None,
+        "in_maintenance": alert.in_maintenance,
+    }
+
+
+class _JsonTemplates(dict[tuple[str, ...], str]):
+    """Channel names -> a `%` template of the JSON object; the same channels repeat on every row."""
+
+    def __missing__(self, names: tuple[str, ...]) -> str:
+        fields = (json.dumps(name).replace("%", "%%") + ":%.4g" for name in names)
+        template = "{" + ",".join(fields) + "}"
+        if len(self) < 10_000:
+            self[names] = template
+        return template
+
+
+_JSON_TEMPLATES = _JsonTemplates()
+
+
+def contributions_json(contributions: dict[str, float]) -> str:
+    """Compact JSON of per-channel contributions with four significant digits.
+
+    Four digits are enough to see which channel moved and halve the text of full floats; filling a
+    cached template is 4x cheaper than json.dumps, which was a third of the writer's CPU time.
+    """
+    values = tuple(contributions.values())
+    if not all(map(math.isfinite, values)):
+        raise ValueError(f"non-finite contribution in {contributions}")
+    return _JSON_TEMPLATES[tuple(contributions)] % values
+
+
+def _checked(value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"non-finite score or threshold {value}")
+    return value
+
+
+def _sqlite_ts(ts: datetime) -> str:
+    """The text SQLAlchemy stores for a UtcDateTime on SQLite (naive UTC, always with microseconds)."""
+    return ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _pg_ts(ts: datetime) -> datetime:
+    if ts.tzinfo is None:
+        raise ValueError(f"naive datetime {ts.isoformat()}: pass a timezone-aware (UTC) datetime")
+    return ts
+
+
+_SCORE_COLUMNS = "asset, ts, score, threshold, anomaly, model_version, contributions"
+ScoreRow = tuple[str, Any, float, float, bool, str, str]
+
+
+def _insert_scores_sqlite(conn: Connection, rows: list[ScoreRow]) -> int:
+    """Plain sqlite3 executemany: 2.5x cheaper in CPU than the same insert through SQLAlchemy Core."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(
+            f"INSERT INTO scores ({_SCORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (asset, ts) DO NOTHING",
+            rows,
+        )
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
+def _insert_scores_postgresql(conn: Connection, rows: list[ScoreRow]) -> int:
+    """COPY into a per-connection temp table, then INSERT … SELECT … ON CONFLICT DO NOTHING:
+    about 4x cheaper in client CPU and 2x faster than executemany (measured, see docs)."""
+    with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS scores_load (LIKE scores) ON COMMIT DELETE ROWS")
+        with cursor.copy(f"COPY scores_load ({_SCORE_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO scores ({_SCORE_COLUMNS}) SELECT {_SCORE_COLUMNS} FROM scores_load "
+            "ON CONFLICT (asset, ts) DO NOTHING"
+        )
+        inserted = cursor.rowcount
+        cursor.execute("TRUNCATE scores_load")
+        return int(inserted)
+
+
+class StoreWriter:
+    """Background batched writer; `put` from any thread, `flush` to wait, `close` to drain and stop."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        topic_prefix: str = "plant",
+        batch_rows: int = 2000,
+        interval_s: float = 0.1,
+        queue_max: int = 200_000,
+        on_committed: Callable[[Sequence[Record]], None] | None = None,
+        retry_min_s: float = 0.5,
+        retry_max_s: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.topic_prefix = topic_prefix
+        self.batch_rows = batch_rows
+        self.interval_s = interval_s
+        self.queue_max = queue_max
+        self.on_committed = on_committed
+        self.retry_min_s = retry_min_s
+        self.retry_max_s = retry_max_s
+        postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if postgres else sqlite.insert
+        self._ts_param = _pg_ts if postgres else _sqlite_ts
+        self._insert_scores = _insert_scores_postgresql if postgres else _insert_scores_sqlite
+        # Score rows go through the driver directly, so its own error classes count as transient too.
+        dbapi = engine.dialect.dbapi
+        self._transient: tuple[type[BaseException], ...] = (
+            sa.exc.OperationalError,
+            sa.exc.InterfaceError,
+            dbapi.OperationalError,  # type: ignore[union-attr]
+            dbapi.InterfaceError,  # type: ignore[union-attr]
+        )
+        self._sites: dict[str, str | None] = {}  # asset name -> site, for assets known to exist
+        self._cond = threading.Condition()
+        self._pending: list[Record] = []
+        self._accepted = 0  # records put so far
+        self._done = 0  # records committed (or rejected and logged) so far
+        self._flushers = 0
+        self._closing = False
+        self._abandon = threading.Event()
+        self._counts = dict.fromkeys(
+            ("scores", "thresholds", "alerts", "outbox", "dead_letters", "assets", "heartbeats"), 0
+        ) | {"rejected": 0, "batches": 0, "retries": 0}
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    # -- producer side -------------------------------------------------------------------------
+
+    def put(self, record: Record, timeout: float | None = None) -> None:
+        """Queue one record; waits only while the queue is full (raises queue.Full after `timeout`)."""
+        self.put_many((record,), timeout)
+
+    def put_many(self, records: Iterable[Record], timeout: float | None = None) -> None:
+        """Queue records in order, under one lock acquisition (the cheap path for score batches)."""
+        items = list(records)
+        if not items:
+            return
+        with self._cond:
+            if self._closing:
+                raise WriterClosed("the store writer is closed")
+            if not self._cond.wait_for(lambda: len(self._pending) < self.queue_max, timeout):
+                raise queue.Full(f"store writer queue full ({len(self._pending)} records)")
+            self._pending.extend(items)
+            self._accepted += len(items)
+            if len(self._pending) >= self.batch_rows:
+                self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every record put so far is committed; False if `timeout` ran out first."""
+        with self._cond:
+            target = self._accepted
+            self._flushers += 1
+            self._cond.notify_all()
+            try:
+                return self._cond.wait_for(lambda: self._done >= target, timeout)
+            finally:
+                self._flushers -= 1
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush, then stop the thread. Records still unwritten after `timeout` are logged as lost."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        flushed = self.flush(timeout)
+        if not flushed:
+            self._abandon.set()
+        self._thread.join(timeout=None if flushed else self.retry_max_s)
+        if not flushed:
+            with self._cond:
+                lost = self._accepted - self._done
+            log.error("store writer closed with %d records not written (database unavailable?)", lost)
+        return flushed
+
+    @property
+    def pending(self) -> int:
+        """Records queued or being written (the queue-depth metric)."""
+        with self._cond:
+            return self._accepted - self._done
+
+    def counts(self) -> dict[str, int]:
+        """Rows committed per table plus rejected records, batches and retries (for metrics)."""
+        with self._cond:
+            return dict(self._counts)
+
+    # -- writer thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            written = self._write_with_retry(batch)
+            with self._cond:
+                self._done += len(batch)
+                self._cond.notify_all()
+            if written and self.on_committed is not None:
+                try:
+                    self.on_committed(batch)
+                except Exception:
+                    log.exception("store writer on_committed callback failed")
+
+    def _next_batch(self) -> list[Record] | None:
+        """Wait for a full batch, the interval, a flush or close; None when closed and drained."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending or self._closing)
+            if not self._pending:
+                return None
+            deadline = time.monotonic() + self.interval_s
+            while len(self._pending) < self.batch_rows and not self._flushers and not self._closing:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            batch = self._pending[: self.batch_rows]
+            del self._pending[: self.batch_rows]
+            self._cond.notify_all()  # room for producers waiting on a full queue
+            return batch
+
+    def _write_with_retry(self, batch: list[Record]) -> bool:
+        """Commit the batch, or else each record alone; False only when close() gave up waiting."""
+        try:
+            if self._attempt(batch):
+                return True
+            log.warning("store writer: a batch of %d failed; writing its records one by one", len(batch))
+            self._sites.clear()  # an asset may have been deleted behind our cache
+            for record in batch:
+                self._attempt([record], reject_on_error=True)
+            return True
+        except _Abandoned:
+            return False
+
+    def _attempt(self, records: list[Record], reject_on_error: bool = False) -> bool:
+        """One transaction; transient errors (database down, locked) are retried with backoff.
+
+        Any other error means some record cannot be stored: False, or with `reject_on_error` the
+        record is logged and counted as rejected, so nothing is dropped silently.
+        """
+        delay = self.retry_min_s
+        while True:
+            try:
+                counts = self._write(records)
+            except self._transient as exc:
+                log.warning("store writer: database unavailable (%s); retrying in %.1fs", _short(exc), delay)
+                self._add_counts({"retries": 1})
+                if self._abandon.wait(delay):
+                    raise _Abandoned from exc
+                delay = min(delay * 2, self.retry_max_s)
+                continue
+            except Exception as exc:
+                if not reject_on_error:
+                    return False
+                log.error("store writer: rejected %r: %s", records[0], _short(exc))
+                self._add_counts({"rejected": 1})
+                return True
+            self._add_counts(counts | {"batches": 1})
+            return True
+
+    def _add_counts(self, counts: dict[str, int]) -> None:
+        with self._cond:
+            for key, value in counts.items():
+                self._counts[key] += value
+
+    # -- SQL -----------------------------------------------------------------------------------
+
+    def _write(self, batch: list[Record]) -> dict[str, int]:
+        """One transaction for the whole batch; returns rows written per table."""
+        scores: list[ScoreRow] = []
+        thresholds: list[dict[str, Any]] = []
+        dead_letters: list[dict[str, Any]] = []
+        alerts: list[AlertRecord] = []
+        assets: list[AssetRecord] = []
+        heartbeats: dict[str, HeartbeatRecord] = {}
+        names: set[str] = set()
+        for record in batch:
+            if isinstance(record, ScoreRecord):
+                scores.append(
+                    (
+                        record.asset,
+                        self._ts_param(record.ts),
+                        _checked(record.score),
+                        _checked(record.threshold),
+                        bool(record.anomaly),
+                        record.model_version,
+                        contributions_json(record.contributions),
+                    )
+                )
+                names.add(record.asset)
+            elif isinstance(record, ThresholdRecord):
+                thresholds.append(
+                    {
+                        "asset": record.asset,
+                        "value": float(record.value),
+                        "method": record.method,
+                        "parameters": record.parameters,
+                        "computed_at": record.computed_at,
+                    }
+                )
+                names.add(record.asset)
+            elif isinstance(record, AlertRecord):
+                alerts.append(record)
+                names.add(record.asset)
+            elif isinstance(record, DeadLetterRecord):
+                dead_letters.append(
+                    {
+                        "topic": record.topic,
+                        "reason": record.reason,
+                        "payload_head": bytes(record.payload_head[:PAYLOAD_HEAD_BYTES]),
+                        "payload_size": record.payload_size,
+                        "extra": record.extra,
+                        "received_at": record.received_at,
+                    }
+                )
+            elif isinstance(record, AssetRecord):
+                assets.append(record)
+            elif isinstance(record, HeartbeatRecord):
+                heartbeats[record.instance] = record
+            else:
+                raise TypeError(f"not a store record: {type(record).__name__}")
+        counts: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            counts["assets"] = self._upsert_assets(conn, assets) + self._ensure_assets(conn, names)
+            if scores:
+                counts["scores"] = self._insert_scores(conn, scores)
+            if thresholds:
+                conn.execute(sa.insert(Threshold), thresholds)
+                counts["thresholds"] = len(thresholds)
+            if alerts:
+                counts["alerts"] = counts["outbox"] = self._upsert_alerts(conn, alerts)
+            if dead_letters:
+                conn.execute(sa.insert(DeadLetter), dead_letters)
+                counts["dead_letters"] = len(dead_letters)
+            if heartbeats:
+                counts["heartbeats"] = self._upsert_heartbeats(conn, list(heartbeats.values()))
+        return counts
+
+    def _ensure_assets(self, conn: Connection, names: set[str]) -> int:
+        """Create the assets not seen before (bare rows), then cache them with their sites."""
+        missing = sorted(names.difference(self._sites))
+        if not missing:
+            return 0
+        now = datetime.now(UTC)
+        rows = [{"name": name, "kind": "sensor", "channels": [], "created_at": now} for name in missing]
+        created = conn.execute(self._insert(Asset).on_conflict_do_nothing(index_elements=["name"]), rows)
+        found = conn.execute(sa.select(Asset.name, Asset.site).where(Asset.name.in_(missing)))
+        self._sites.update({name: site for name, site in found})
+        return max(created.rowcount, 0)
+
+    def _upsert_assets(self, conn: Connection, assets: list[AssetRecord]) -> int:
+        now = datetime.now(UTC)
+        for asset in assets:
+            insert = self._insert(Asset).values(
+                name=asset.name, site=asset.site, kind=asset.kind, channels=asset.channels, created_at=now
+            )
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["name"],
+                    set_={
+                        "site": sa.func.coalesce(insert.excluded.site, Asset.site),
+                        "kind": insert.excluded.kind,
+                        "channels": insert.excluded.channels if asset.channels else Asset.channels,
+                    },
+                )
+            )
+            if asset.site is not None or asset.name not in self._sites:
+                self._sites[asset.name] = asset.site
+        return len(assets)
+
+    def _upsert_alerts(self, conn: Connection, alerts: list[AlertRecord]) -> int:
+        """Upsert each alert in order and queue its notification; an operator's ack survives updates."""
+        now = datetime.now(UTC)
+        for alert in alerts:
+            insert = self._insert(Alert).values(
+                id=alert.id,
+                asset=alert.asset,
+                condition=alert.condition,
+                state=str(alert.state),
+                severity=str(alert.severity),
+                score=float(alert.score),
+                peak_score=float(alert.peak_score),
+                threshold=float(alert.threshold),
+                top_channels=alert.top_channels,
+                opened_at=alert.opened_at,
+                updated_at=alert.updated_at,
+                resolved_at=alert.resolved_at,
+                in_maintenance=alert.in_maintenance,
+            )
+            keep_ack = sa.case(
+                (
+                    sa.and_(Alert.state == AlertState.ACKNOWLEDGED.value, insert.excluded.state == "open"),
+                    Alert.state,
+                ),
+                else_=insert.excluded.state,
+            )
+            updated = {
+                column: getattr(insert.excluded, column)
+                for column in (
+                    "severity",
+                    "score",
+                    "peak_score",
+                    "threshold",
+                    "top_channels",
+                    "updated_at",
+                    "resolved_at",
+                    "in_maintenance",
+                )
+            }
+            upsert = insert.on_conflict_do_update(index_elements=["id"], set_={"state": keep_ack, **updated})
+            state = conn.execute(upsert.returning(Alert.state)).scalar_one()
+            site = self._sites.get(alert.asset) or UNKNOWN_SITE
+            conn.execute(
+                sa.insert(Outbox).values(
+                    alert_id=alert.id,
+                    channel="mqtt",
+                    target=alerts_topic(self.topic_prefix, site, alert.asset),
+                    payload=json.dumps(alert_payload(alert, state), separators=(",", ":")),
+                    state="pending",
+                    attempts=0,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+        return len(alerts)
+
+    def _upsert_heartbeats(self, conn: Connection, beats: list[HeartbeatRecord]) -> int:
+        for beat in beats:
+            insert = self._insert(Heartbeat).values(instance=beat.instance, at=beat.at, stats=beat.stats)
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["instance"],
+                    set_={"at": insert.excluded.at, "stats": insert.excluded.stats},
+                )
+            )
+        return len(beats)
+
+
+def _short(exc: BaseException) -> str:
+    """First line of a DB error (SQLAlchemy appends the whole statement and parameters)."""
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
