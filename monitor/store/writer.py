@@ -418,10 +418,11 @@ class StoreWriter:
             return 0
         now = datetime.now(UTC)
         rows = [{"name": name, "kind": "sensor", "channels": [], "created_at": now} for name in missing]
-        created = conn.execute(self._insert(Asset).on_conflict_do_nothing(index_elements=["name"]), rows)
+        insert = self._insert(Asset).on_conflict_do_nothing(index_elements=["name"]).returning(Asset.name)
+        created = conn.execute(insert, rows).all()
         found = conn.execute(sa.select(Asset.name, Asset.site).where(Asset.name.in_(missing)))
         self._sites.update({name: site for name, site in found})
-        return max(created.rowcount, 0)
+        return len(created)
 
     def _upsert_assets(self, conn: Connection, assets: list[AssetRecord]) -> int:
         now = datetime.now(UTC)
