@@ -264,6 +264,13 @@ class SchedulerSettings(Section):
     retention_every_s: float = Field(
         3600, title="Retention period", description="Seconds between retention runs.", ge=10
     )
+    registry_poll_s: float = Field(
+        5,
+        title="Registry poll",
+        description="Seconds between checks for a newly activated model version (hot reload).",
+        ge=0.5,
+        le=3600,
+    )
 
 
 class MetricsSettings(Section):
@@ -278,6 +285,11 @@ class WorkerSettings(Section):
     index: int = Field(0, title="Worker index", description="This worker's index among `count`.", ge=0)
     count: int = Field(
         1, title="Workers", description="Workers sharing the sensor assets by hash.", ge=1, le=1024
+    )
+    state_dir: Path = Field(
+        Path("var/state"),
+        title="State directory",
+        description="Window buffers saved on a clean stop, so a restart scores from its first reading.",
     )
 
     @model_validator(mode="after")
