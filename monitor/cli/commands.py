@@ -20,3 +20,9 @@ REGISTRARS.append(simulate_cli.register)
 from monitor.cli import sensor as sensor_cli  # noqa: E402
 
 REGISTRARS.append(sensor_cli.register)
+
+from monitor.cli import bench as bench_cli  # noqa: E402
+from monitor.cli import demo as demo_cli  # noqa: E402
+
+REGISTRARS.append(demo_cli.register)
+REGISTRARS.append(bench_cli.register)

@@ -1,0 +1,64 @@
+"""`monitor bench sensor`: daemon throughput and latency against a bare subscriber."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from monitor.bench import sensor
+from monitor.bench.brokers import BrokerError
+from monitor.cli.main import UsageError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bench = subparsers.add_parser("bench", help="benchmarks of the running service")
+    kinds = bench.add_subparsers(dest="kind", required=True)
+    parser = kinds.add_parser("sensor", help="sensor ingestion: daemon vs bare subscriber, private mosquitto")
+    defaults = sensor.BenchConfig()
+    parser.add_argument("--messages", type=int, default=defaults.messages, help="messages per consumer")
+    parser.add_argument("--assets", type=int, default=defaults.assets, help="assets (topics)")
+    parser.add_argument("--channels", type=int, default=defaults.channels, help="channels per reading (1-8)")
+    parser.add_argument(
+        "--db", default=defaults.db_url, help="database URL (PostgreSQL: a fresh schema is used)"
+    )
+    parser.add_argument("--window", type=int, default=defaults.window, help="readings per scored window")
+    parser.add_argument(
+        "--paced-rate", type=float, default=defaults.paced_rate, help="msgs/s of the latency run"
+    )
+    parser.add_argument(
+        "--paced-seconds", type=float, default=defaults.paced_seconds, help="latency run length"
+    )
+    parser.add_argument("--out", type=Path, help="write the report here (e.g. docs/benchmarks.md)")
+    parser.set_defaults(handler=_sensor)
+
+
+def _sensor(args: argparse.Namespace) -> int:
+    try:
+        config = sensor.BenchConfig(
+            messages=args.messages,
+            assets=args.assets,
+            channels=args.channels,
+            db_url=args.db,
+            window=args.window,
+            paced_rate=args.paced_rate,
+            paced_seconds=args.paced_seconds,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    command = "monitor " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "monitor bench sensor"
+    try:
+        report = sensor.run_sensor_bench(config, command=command)
+    except (sensor.BenchError, BrokerError) as exc:
+        raise UsageError(str(exc)) from exc
+    print()
+    print(report.table())
+    print(f"\ndaemon / bare: {report.ratio:.0%}")
+    for name, value, met in report.targets():
+        print(f"  {'ok ' if met else 'MISS'} {name}: {value}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report.markdown())
+        print(f"report written to {args.out}")
+    return 0
