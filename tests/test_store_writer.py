@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from monitor.settings import Settings
 from monitor.store import migrate
 from monitor.store.db import create_engine_for
 from monitor.store.records import (
@@ -41,7 +42,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def writer(engine: Engine) -> Iterator[StoreWriter]:
-    writer = StoreWriter(engine, topic_prefix="plant", interval_s=0.01)
+    settings = Settings(database={"url": "sqlite://", "write_interval_s": 0.01})
+    writer = StoreWriter.from_settings(engine, settings)
     yield writer
     writer.close(timeout=10)
 

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from monitor.ingest.topics import alerts_topic
+from monitor.settings import Settings
 from monitor.store.records import (
     AlertRecord,
     AlertState,
@@ -201,6 +202,23 @@ class StoreWriter:
         ) | {"rejected": 0, "batches": 0, "retries": 0}
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
+
+    @classmethod
+    def from_settings(
+        cls,
+        engine: Engine,
+        settings: Settings,
+        on_committed: Callable[[Sequence[Record]], None] | None = None,
+    ) -> StoreWriter:
+        """The daemon's writer: batch size and interval from `database`, queue bound from `sensors`."""
+        return cls(
+            engine,
+            topic_prefix=settings.mqtt.topic_prefix,
+            batch_rows=settings.database.write_batch_rows,
+            interval_s=settings.database.write_interval_s,
+            queue_max=settings.sensors.queue_max,
+            on_committed=on_committed,
+        )
 
     # -- producer side -------------------------------------------------------------------------
 
