@@ -27,6 +27,10 @@ from monitor.cli import demo as demo_cli  # noqa: E402
 REGISTRARS.append(demo_cli.register)
 REGISTRARS.append(bench_cli.register)
 
+from monitor.cli import run as run_cli  # noqa: E402
+
+REGISTRARS.append(run_cli.register)
+
 from monitor.cli import db as db_cli  # noqa: E402
 from monitor.cli import models as models_cli  # noqa: E402
 

@@ -1,0 +1,112 @@
+"""Commissioning: a new asset's first readings become its baseline, then its first model.
+
+An asset with no active model is not scored; its readings are collected (in model channel order,
+the channels of its first reading) until `sensors.baseline_readings` are there. A background
+thread then trains the model (`train_sensor_model`, at most `sensors.baseline_epochs` epochs),
+saves it under `models.store/<asset>/<version>`, registers and activates it, and hands it to the
+scoring worker, which scores the asset from its next batch on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from models.sensor_model import SensorModel
+from models.sensor_training import SensorTrainConfig, train_sensor_model
+from models.training import FitConfig
+from monitor import registry
+from monitor.ingest.schemas import SensorReading
+from monitor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ModelReady = Callable[[str, SensorModel], None]
+
+
+@dataclass(slots=True)
+class _Baseline:
+    channels: list[str]
+    rows: list[list[float]] = field(default_factory=list)
+    training: bool = False
+
+
+class Commissioner:
+    """Collects baselines (called from the worker thread) and trains one new model at a time."""
+
+    def __init__(self, settings: Settings, engine: Engine, on_model: ModelReady) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.on_model = on_model
+        self._baselines: dict[str, _Baseline] = {}
+        self._lock = threading.Lock()
+        # One training at a time: commissioning must not starve the scoring of running assets.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commissioning")
+        self._futures: list[Future[None]] = []
+
+    def collect(self, readings: list[SensorReading]) -> None:
+        """Add readings of an unmodelled asset; starts training once the baseline is complete."""
+        asset = readings[0].asset
+        with self._lock:
+            baseline = self._baselines.get(asset)
+            if baseline is None:
+                baseline = self._baselines[asset] = _Baseline(sorted(readings[0].values))
+                log.info(
+                    "commissioning: collecting baseline",
+                    extra={"asset": asset, "channels": baseline.channels},
+                )
+            if baseline.training:
+                return
+            for reading in readings:
+                values = reading.values
+                if all(name in values for name in baseline.channels):
+                    baseline.rows.append([values[name] for name in baseline.channels])
+            if len(baseline.rows) < self.settings.sensors.baseline_readings:
+                return
+            baseline.training = True
+            data = np.asarray(baseline.rows, dtype=np.float64)
+            baseline.rows = []
+        self._futures.append(self._executor.submit(self._commission, asset, data, baseline.channels))
+
+    def pending(self) -> dict[str, int]:
+        """Readings collected so far per asset still waiting for a model (for heartbeats, tests)."""
+        with self._lock:
+            return {asset: len(b.rows) for asset, b in self._baselines.items() if not b.training}
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the trainings started so far (tests, orderly shutdown)."""
+        for future in list(self._futures):
+            future.result(timeout)
+
+    def close(self) -> None:
+        """Stop accepting work; a training in progress finishes in its own (daemon) thread."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _commission(self, asset: str, data: np.ndarray, channels: list[str]) -> None:
+        settings = self.settings
+        config = SensorTrainConfig(
+            window=settings.sensors.window,
+            device=settings.models.device,
+            fit=FitConfig(epochs=settings.sensors.baseline_epochs),
+        )
+        try:
+            model = train_sensor_model(data, channels, config)
+            directory = settings.models.store / asset / model.version
+            model.save(directory)
+            registry.register(self.engine, asset, "sensor", directory, model.card, activate=True)
+        except Exception:
+            log.exception("commissioning failed; collecting a new baseline", extra={"asset": asset})
+            with self._lock:
+                self._baselines.pop(asset, None)
+            return
+        log.info(
+            "commissioning: model active",
+            extra={"asset": asset, "version": model.version, "path": str(directory)},
+        )
+        self.on_model(asset, model)

@@ -1,0 +1,1 @@
+"""MQTT plumbing: the paho connection, sessions, status topic."""

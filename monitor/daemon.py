@@ -1,0 +1,252 @@
+"""The daemon: start-up order, the stop event, signals, the watchdog, and the drain on SIGTERM.
+
+`Daemon(settings).start()` / `.stop()` run it inside any process (tests, the benchmark);
+`run_until_signal()` is what `monitor run` does in the main thread. Start-up refuses an out-of-date
+schema (unless `database.auto_upgrade`), then starts the consumers before the producer: writer,
+scoring worker, notifier, scheduler, metrics, and MQTT last, so no message arrives with nobody to
+take it. Stopping runs the other way: stop reading MQTT, drain the inbox through the worker, commit
+the writer, deliver due notifications, publish `stopped`, disconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from sqlalchemy.engine import Engine
+
+from models.sensor_model import SensorModel
+from monitor import registry
+from monitor.commissioning import Commissioner
+from monitor.comms.mqtt import MqttConnection
+from monitor.ingest.inbox import Inbox
+from monitor.ingest.topics import sensor_subscription, status_topic
+from monitor.metrics import Metrics
+from monitor.notify.outbox import OutboxNotifier, mqtt_sender
+from monitor.pipeline.worker import ScoringWorker, owns_asset
+from monitor.scheduler import MonitorScheduler
+from monitor.settings import Settings
+from monitor.store.db import create_engine_for, safe_url
+from monitor.store.migrate import SchemaOutOfDate, ensure_schema_current
+from monitor.store.records import AlertRecord, ScoreRecord
+from monitor.store.writer import Record, StoreWriter
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 10.0
+WATCHDOG_PERIOD_S = 1.0
+CONNECT_WAIT_S = 10.0
+
+
+class StartupError(Exception):
+    """The daemon cannot start; the message says why and what to do (printed as is)."""
+
+
+class Daemon:
+    """One monitor instance: every thread of the service, started and stopped in order."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stop_event = threading.Event()
+        self.metrics = Metrics()
+        self.metrics_port: int | None = None
+        self.engine: Engine | None = None
+        self.writer: StoreWriter | None = None
+        self.worker: ScoringWorker | None = None
+        self.receiver: MqttConnection | None = None
+        self.publisher: MqttConnection | None = None
+        self.notifier: OutboxNotifier | None = None
+        self.commissioner: Commissioner | None = None
+        self.scheduler: MonitorScheduler | None = None
+        self.inbox = Inbox(settings.sensors.queue_max)
+        self._watchdog: threading.Thread | None = None
+        self._models: dict[str, SensorModel] = {}  # by model directory: assets sharing a model share it
+        self._stopped = False
+        self._generation = -1
+
+    # -- start ----------------------------------------------------------------------------------
+    def start(self, wait_connected: bool = True) -> None:
+        """Start every part; with `wait_connected`, return once the sensor subscription is in place."""
+        settings = self.settings
+        url = settings.database.url
+        try:
+            ensure_schema_current(url, settings.database.auto_upgrade)
+        except SchemaOutOfDate as exc:
+            raise StartupError(f"{exc} (or set database.auto_upgrade: true)") from exc
+        self.engine = engine = create_engine_for(url)
+        self.writer = StoreWriter(
+            engine,
+            topic_prefix=settings.mqtt.topic_prefix,
+            batch_rows=settings.database.write_batch_rows,
+            interval_s=settings.database.write_interval_s,
+            queue_max=settings.sensors.queue_max,
+            on_committed=self._on_committed,
+        )
+        self.worker = ScoringWorker(settings, self.inbox, self.writer, self.metrics)
+        self.commissioner = Commissioner(settings, engine, self.worker.assign_model)
+        self.worker.on_unmodelled = self.commissioner.collect
+        restored = self.worker.restore_windows(settings.worker.state_dir, settings.instance)
+        loaded = self.reload_models()
+        self.worker.start()
+        self.metrics.track(lambda: len(self.inbox), lambda: self.writer.pending if self.writer else 0)
+
+        prefix, client_id = settings.mqtt.topic_prefix, settings.mqtt.client_id
+        self.publisher = MqttConnection(settings.mqtt, client_id=f"{client_id}-notify", persistent=False)
+        self.publisher.start()
+        self.notifier = OutboxNotifier(engine, {"mqtt": mqtt_sender(self.publisher)})
+        self.notifier.start()
+        self.scheduler = MonitorScheduler(settings, self.worker, self.writer, engine, self.reload_models)
+        self.scheduler.start()
+        self.metrics_port = self.metrics.serve(settings.metrics)
+
+        self.receiver = MqttConnection(
+            settings.mqtt,
+            client_id=client_id,
+            subscriptions=[sensor_subscription(prefix)],
+            on_message=self.inbox.put,
+            status_topic=status_topic(prefix, settings.instance),
+        )
+        self.receiver.start()
+        self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
+        self._watchdog.start()
+        log.info(
+            "daemon started",
+            extra={
+                "instance": settings.instance,
+                "database": safe_url(url),
+                "broker": settings.mqtt.url,
+                "models": loaded,
+                "windows_restored": restored,
+                "metrics_port": self.metrics_port,
+            },
+        )
+        if wait_connected and not self.receiver.wait_connected(CONNECT_WAIT_S):
+            log.warning(
+                "broker not reachable yet; reconnecting in the background",
+                extra={"broker": settings.mqtt.url},
+            )
+
+    def reload_models(self) -> int:
+        """Hand the worker every active model of our assets whose version it is not scoring yet.
+
+        Called at start-up and by the registry poll (hot reload): the worker swaps models between
+        batches, so no message is lost or scored twice during a swap.
+        """
+        assert self.engine is not None and self.worker is not None
+        generation = registry.generation(self.engine)
+        if generation == self._generation:
+            return 0
+        worker_settings = self.settings.worker
+        scoring = self.worker.model_versions()
+        changed = 0
+        for entry in registry.list_versions(self.engine):
+            if not entry.active or entry.kind != "sensor":
+                continue
+            if not owns_asset(entry.asset, worker_settings.index, worker_settings.count):
+                continue
+            if scoring.get(entry.asset) == entry.version:
+                continue
+            try:
+                model = self._load_model(entry.path)
+            except Exception as exc:
+                log.error(
+                    "cannot load model",
+                    extra={"asset": entry.asset, "path": str(entry.path), "error": str(exc)},
+                )
+                continue
+            self.worker.assign_model(entry.asset, model)
+            changed += 1
+        self._generation = generation
+        return changed
+
+    def _load_model(self, path: Path) -> SensorModel:
+        key = str(path.resolve())
+        model = self._models.get(key)
+        if model is None:
+            model = self._models[key] = SensorModel.load(path, self.settings.models.device)
+        return model
+
+    # -- run in the foreground ------------------------------------------------------------------
+    def run_until_signal(self) -> int:
+        """`monitor run`: start, wait for SIGTERM/SIGINT in the main thread, stop; exit code 0."""
+
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            log.info("signal received; stopping", extra={"signal": signal.Signals(signum).name})
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        self.start(wait_connected=False)
+        while not self.stop_event.wait(1.0):
+            pass
+        return 0 if self.stop() else 1
+
+    # -- stop -----------------------------------------------------------------------------------
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
+        """Drain and stop everything; True when all accepted messages were stored in time."""
+        if self._stopped:
+            return True
+        self._stopped = True
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout
+        left = lambda: max(deadline - time.monotonic(), 0.1)  # noqa: E731
+        clean = True
+        if self.receiver is not None:
+            self.receiver.pause_consuming()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.worker is not None:
+            clean &= self.worker.stop(left() * 0.6)
+            if clean:
+                self.worker.save_windows(self.settings.worker.state_dir, self.settings.instance)
+        if self.commissioner is not None:
+            self.commissioner.close()
+        if self.writer is not None:
+            clean &= self.writer.close(left() * 0.7)
+        if self.notifier is not None:
+            self.notifier.stop(min(left() * 0.5, 3.0))
+        if self.receiver is not None:
+            self.receiver.close("stopped", timeout=min(left(), 2.0))
+        if self.publisher is not None:
+            self.publisher.close("stopped", timeout=min(left(), 1.0))
+        self.metrics.close()
+        if self.engine is not None:
+            self.engine.dispose()
+        log.info("daemon stopped", extra={"instance": self.settings.instance, "clean": clean})
+        return clean
+
+    # -- internals ------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        """Restart a dead worker or notifier thread (a bug must not silently stop scoring)."""
+        while not self.stop_event.wait(WATCHDOG_PERIOD_S):
+            if self.worker is not None and not self.worker.alive() and not self.stop_event.is_set():
+                log.error("scoring worker died; restarting it")
+                self.metrics.worker_restarts.inc()
+                self.worker.start()
+            if self.notifier is not None and not self.notifier.alive() and not self.stop_event.is_set():
+                log.error("notifier died; restarting it")
+                self.metrics.worker_restarts.inc()
+                self.notifier.start()
+
+    def _on_committed(self, records: Sequence[Record]) -> None:
+        """Writer callback: latency from the reading's timestamp to stored; wake the notifier."""
+        now = time.time()
+        newest = oldest = None
+        alerts = False
+        for record in records:
+            if isinstance(record, ScoreRecord):
+                if oldest is None:
+                    oldest = record.ts
+                newest = record.ts
+            elif isinstance(record, AlertRecord):
+                alerts = True
+        if oldest is not None and newest is not None:
+            self.metrics.stored_lag.observe(now - oldest.timestamp())
+            self.metrics.stored_lag.observe(now - newest.timestamp())
+        if alerts and self.notifier is not None:
+            self.notifier.wake()

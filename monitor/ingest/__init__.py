@@ -1,0 +1,1 @@
+"""From raw MQTT messages to validated readings: topic grammar, payload schemas, the inbox."""

@@ -1,0 +1,1 @@
+"""Delivering alert notifications from the outbox (MQTT now; webhook and e-mail plug in here)."""

@@ -1,0 +1,365 @@
+"""The daemon's scoring worker: raw MQTT messages in, score/alert/threshold records out.
+
+One thread owns every per-asset state (window buffer, model, detector), so none of it needs a lock:
+other threads (scheduler, commissioning, hot reload) hand it requests that it applies between
+batches. It takes what the inbox holds (up to `batch_max`, waiting at most `batch_wait_s`), decodes
+and validates, windows each asset's readings, calls `SensorModel.score_windows` once per model for
+the whole batch, feeds each asset's scores through its `AssetDetector` in arrival order, and hands
+the records to the StoreWriter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from models.sensor_model import SensorModel
+from monitor.ingest.inbox import Inbox
+from monitor.ingest.schemas import InvalidMessage, SensorReading, check_asset, decode_sensor_payload
+from monitor.ingest.topics import SensorTopic, TopicError, parse_sensor_topic
+from monitor.metrics import Metrics
+from monitor.pipeline.detector import AssetDetector
+from monitor.pipeline.windows import WindowBuffer
+from monitor.settings import Settings
+from monitor.store.records import AlertState, AssetRecord, DeadLetterRecord, ScoreRecord
+from monitor.store.writer import PAYLOAD_HEAD_BYTES, Record, StoreWriter
+
+log = logging.getLogger(__name__)
+
+_TOPIC_CACHE_MAX = 100_000
+Unmodelled = Callable[[list[SensorReading]], None]
+
+
+def owns_asset(asset: str, index: int, count: int) -> bool:
+    """The stable hash partition: each asset's window lives on exactly one of `count` workers."""
+    return count == 1 or zlib.crc32(asset.encode()) % count == index
+
+
+@dataclass(slots=True)
+class AssetState:
+    """Everything the worker keeps for one scored asset."""
+
+    model: SensorModel
+    buffer: WindowBuffer
+    detector: AssetDetector
+    needs: frozenset[str]
+    # The last window-1 readings, saved on a clean stop so a restart scores from its first reading.
+    recent: deque[dict[str, float]]
+
+
+@dataclass(slots=True)
+class _ModelBatch:
+    model: SensorModel
+    assets: list[str] = field(default_factory=list)
+    states: list[AssetState] = field(default_factory=list)
+    ts: list[datetime] = field(default_factory=list)
+    windows: list[np.ndarray] = field(default_factory=list)
+
+
+class ScoringWorker:
+    """Decode → window → score → detect → write, on one thread; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        inbox: Inbox,
+        writer: StoreWriter,
+        metrics: Metrics,
+        on_unmodelled: Unmodelled | None = None,
+    ) -> None:
+        self.settings = settings
+        self.inbox = inbox
+        self.writer = writer
+        self.metrics = metrics
+        self.on_unmodelled = on_unmodelled
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.batches = 0
+        self._assets: dict[str, AssetState] = {}
+        self._sites: dict[str, str] = {}
+        self._topics: dict[str, SensorTopic | str] = {}
+        self._requests_lock = threading.Lock()
+        self._model_requests: dict[str, SensorModel] = {}
+        self._recalibrate = False
+        self._restore: dict[str, list[dict[str, float]]] = {}
+
+    # -- requests from other threads, applied between batches -----------------------------------
+    def assign_model(self, asset: str, model: SensorModel) -> None:
+        """Score `asset` with `model` from the next batch on (start-up, commissioning, hot reload)."""
+        with self._requests_lock:
+            self._model_requests[asset] = model
+
+    def request_recalibration(self) -> None:
+        """Refit every detector's threshold from its recent normal scores (scheduler job)."""
+        with self._requests_lock:
+            self._recalibrate = True
+
+    def model_versions(self) -> dict[str, str]:
+        """The model version scoring each asset now (read by the registry poll)."""
+        return {asset: state.model.version for asset, state in list(self._assets.items())}
+
+    # -- thread ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start (or, from the watchdog, restart) the worker thread."""
+        self.thread = threading.Thread(target=self.run, name="scoring-worker", daemon=True)
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def stop(self, timeout: float) -> bool:
+        """Drain the inbox (the receiver must be stopped first), then end; False if time ran out."""
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return not self.alive()
+
+    def run(self) -> None:
+        sensors = self.settings.sensors
+        while True:
+            self._apply_requests()
+            messages = self.inbox.take(sensors.batch_max, sensors.batch_wait_s, self.stop_event)
+            if not messages:
+                if self.stop_event.is_set():
+                    return
+                continue
+            self.process(messages)
+
+    # -- one batch ------------------------------------------------------------------------------
+    def process(self, messages: list[tuple[str, bytes, float]]) -> None:
+        """Score one batch of raw messages and queue every resulting record for the writer."""
+        records: list[Record] = []
+        batches: dict[int, _ModelBatch] = {}
+        oldest = messages[0][2]
+        decoded = 0
+        for topic, payload, received in messages:
+            readings = self._decode(topic, payload, received, records)
+            if readings is None:
+                continue
+            decoded += len(readings)
+            asset = readings[0].asset
+            state = self._assets.get(asset)
+            if state is None:
+                if self.on_unmodelled is not None:
+                    self.on_unmodelled(readings)
+                continue
+            for reading in readings:
+                if not reading.values.keys() >= state.needs:
+                    missing = sorted(state.needs.difference(reading.values))
+                    self._dead(
+                        records,
+                        topic,
+                        payload,
+                        received,
+                        InvalidMessage("missing_channels", ",".join(missing)),
+                    )
+                    continue
+                state.recent.append(reading.values)
+                window = state.buffer.push(reading.values)
+                if window is None:
+                    continue
+                batch = batches.get(id(state.model))
+                if batch is None:
+                    batch = batches[id(state.model)] = _ModelBatch(state.model)
+                batch.assets.append(asset)
+                batch.states.append(state)
+                batch.ts.append(reading.ts)
+                batch.windows.append(window)
+        scored = 0
+        for batch in batches.values():
+            scored += self._score(batch, records)
+        m = self.metrics
+        m.received.inc(len(messages))
+        m.readings.inc(decoded)
+        if scored:
+            m.scored.inc(scored)
+        m.ingest_latency.observe(time.time() - oldest)
+        self.batches += 1
+        if records:
+            self.writer.put_many(records)
+
+    def _decode(
+        self, topic: str, payload: bytes, received: float, records: list[Record]
+    ) -> list[SensorReading] | None:
+        """Readings of a message this worker owns; None (with a dead letter if invalid) otherwise."""
+        parsed = self._topics.get(topic)
+        if parsed is None:
+            if len(self._topics) > _TOPIC_CACHE_MAX:
+                self._topics.clear()
+            try:
+                parsed = parse_sensor_topic(self.settings.mqtt.topic_prefix, topic)
+            except TopicError as exc:
+                parsed = str(exc)
+            self._topics[topic] = parsed
+        if isinstance(parsed, str):
+            self._dead(records, topic, payload, received, InvalidMessage(parsed))
+            return None
+        asset = parsed.asset
+        if asset not in self._assets:
+            worker = self.settings.worker
+            if not owns_asset(asset, worker.index, worker.count):
+                self.metrics.skipped.inc()
+                return None
+            mqtt = self.settings.mqtt
+            try:
+                check_asset(asset, mqtt.strict_assets, mqtt.assets)
+            except InvalidMessage as exc:
+                self._dead(records, topic, payload, received, exc)
+                return None
+        try:
+            readings = decode_sensor_payload(
+                payload,
+                datetime.fromtimestamp(received, UTC),
+                self.settings.mqtt.max_payload_bytes,
+                site=parsed.site,
+                asset=asset,
+            )
+        except InvalidMessage as exc:
+            self._dead(records, topic, payload, received, exc)
+            return None
+        if self._sites.get(asset) != parsed.site:
+            self._sites[asset] = parsed.site
+            state = self._assets.get(asset)
+            channels = state.model.channels if state else []
+            records.append(AssetRecord(name=asset, site=parsed.site, channels=list(channels)))
+        return readings
+
+    def _score(self, batch: _ModelBatch, records: list[Record]) -> int:
+        model = batch.model
+        started = time.perf_counter()
+        scores, contributions = model.score_windows(np.stack(batch.windows))
+        self.metrics.scoring_latency.observe(time.perf_counter() - started)
+        channels = model.channels
+        version = model.version
+        score_list = scores.tolist()
+        rows = contributions.tolist()
+        opened = 0
+        for i, state in enumerate(batch.states):
+            score = score_list[i]
+            observation = state.detector.observe(batch.ts[i], score, contributions[i])
+            records.append(
+                ScoreRecord(
+                    asset=batch.assets[i],
+                    ts=batch.ts[i],
+                    score=score,
+                    threshold=observation.threshold,
+                    anomaly=observation.anomaly,
+                    model_version=version,
+                    contributions=dict(zip(channels, rows[i], strict=True)),
+                )
+            )
+            alert = observation.alert
+            if alert is not None:
+                records.append(alert)
+                if alert.state == AlertState.OPEN and alert.opened_at == alert.updated_at:
+                    opened += 1
+        if opened:
+            self.metrics.alerts_opened.inc(opened)
+        return len(batch.states)
+
+    def _dead(
+        self, records: list[Record], topic: str, payload: bytes, received: float, exc: InvalidMessage
+    ) -> None:
+        self.metrics.invalid.labels(exc.reason).inc()
+        records.append(
+            DeadLetterRecord(
+                topic=topic,
+                reason=str(exc),
+                payload_head=payload[:PAYLOAD_HEAD_BYTES],
+                payload_size=len(payload),
+                received_at=datetime.fromtimestamp(received, UTC),
+            )
+        )
+
+    # -- between batches ------------------------------------------------------------------------
+    def _apply_requests(self) -> None:
+        with self._requests_lock:
+            models, self._model_requests = self._model_requests, {}
+            recalibrate, self._recalibrate = self._recalibrate, False
+        records: list[Record] = []
+        now = datetime.now(UTC)
+        for asset, model in models.items():
+            records.extend(self._install(asset, model, now))
+        if recalibrate:
+            for state in self._assets.values():
+                change = state.detector.recalibrate(now)
+                if change is not None:
+                    records.append(change)
+        if records:
+            self.writer.put_many(records)
+
+    def _install(self, asset: str, model: SensorModel, now: datetime) -> list[Record]:
+        """Swap in a model: a fresh detector from its training scores; the window survives when it fits."""
+        previous = self._assets.get(asset)
+        if previous is not None and previous.model.version == model.version:
+            return []
+        same_shape = (
+            previous is not None
+            and previous.model.channels == model.channels
+            and previous.model.window == model.window
+        )
+        buffer = (
+            previous.buffer
+            if previous is not None and same_shape
+            else WindowBuffer(model.channels, model.window)
+        )
+        detector = AssetDetector(
+            asset, self.settings.thresholds, self.settings.alerts, model.training_scores, model.channels
+        )
+        state = AssetState(model, buffer, detector, frozenset(model.channels), deque(maxlen=model.window - 1))
+        if previous is not None and same_shape:
+            state.recent.extend(previous.recent)
+        for values in self._restore.pop(asset, []):
+            if values.keys() >= state.needs:
+                state.recent.append(values)
+                buffer.push(values)
+        self._assets[asset] = state
+        log.info(
+            "model in service",
+            extra={
+                "asset": asset,
+                "version": model.version,
+                "previous": previous.model.version if previous else None,
+            },
+        )
+        return [
+            AssetRecord(name=asset, site=self._sites.get(asset), channels=list(model.channels)),
+            detector.threshold_record(now),
+        ]
+
+    # -- window buffers across restarts ---------------------------------------------------------
+    def save_windows(self, directory: Path, instance: str) -> Path:
+        """Write each asset's last readings (after the drain; the worker thread must be stopped)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{instance}-windows.json"
+        state = {asset: list(s.recent) for asset, s in self._assets.items()}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(path)
+        return path
+
+    def restore_windows(self, directory: Path, instance: str) -> int:
+        """Load saved readings (before start); each asset's are replayed when its model is installed."""
+        path = directory / f"{instance}-windows.json"
+        if not path.exists():
+            return 0
+        try:
+            self._restore = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "window state unreadable; starting with empty windows",
+                extra={"path": str(path), "error": str(exc)},
+            )
+            return 0
+        path.unlink()
+        return len(self._restore)

@@ -1,0 +1,97 @@
+"""The daemon's periodic jobs (APScheduler BackgroundScheduler).
+
+- recalibration: asks the worker to refit every detector's threshold (the worker does it between
+  batches, it owns the detectors) and the new values go to the `thresholds` history;
+- retention: roll up and delete old rows (`apply_retention`);
+- heartbeat: a `heartbeats` row (written through the writer, so it also proves the writer works) and
+  a log line with the counters;
+- registry poll: hot reload of newly activated model versions.
+Each job runs alone (max_instances=1) and coalesces missed runs: a slow job never piles up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.engine import Engine
+
+from monitor.pipeline.worker import ScoringWorker
+from monitor.settings import Settings
+from monitor.store.records import HeartbeatRecord
+from monitor.store.retention import apply_retention
+from monitor.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+
+
+class MonitorScheduler:
+    """Owns the BackgroundScheduler and the job functions; `start()` / `stop()` from the daemon."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        worker: ScoringWorker,
+        writer: StoreWriter,
+        engine: Engine,
+        reload_models: Callable[[], int],
+    ) -> None:
+        self.settings = settings
+        self.worker = worker
+        self.writer = writer
+        self.engine = engine
+        self.reload_models = reload_models
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
+        )
+
+    def start(self) -> None:
+        s = self.settings
+        add = self._scheduler.add_job
+        add(self.recalibrate, "interval", seconds=s.thresholds.recalibrate_every_s, id="recalibrate")
+        add(self.retention, "interval", seconds=s.scheduler.retention_every_s, id="retention")
+        add(
+            self.heartbeat,
+            "interval",
+            seconds=s.scheduler.heartbeat_s,
+            id="heartbeat",
+            next_run_time=datetime.now(UTC),
+        )
+        add(self.poll_registry, "interval", seconds=s.scheduler.registry_poll_s, id="registry")
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+
+    def recalibrate(self) -> None:
+        self.worker.request_recalibration()
+
+    def retention(self) -> None:
+        result = apply_retention(self.engine, self.settings.retention, datetime.now(UTC))
+        log.info("retention done", extra={"result": repr(result)})
+
+    def heartbeat(self) -> None:
+        stats = self.stats()
+        self.writer.put(HeartbeatRecord(instance=self.settings.instance, at=datetime.now(UTC), stats=stats))
+        log.info("heartbeat", extra=stats)
+
+    def poll_registry(self) -> None:
+        changed = self.reload_models()
+        if changed:
+            log.info("registry changed; new models handed to the worker", extra={"models": changed})
+
+    def stats(self) -> dict[str, Any]:
+        """The counters a heartbeat carries: enough to see at a glance that data flows."""
+        worker = self.worker
+        return {
+            "received": worker.inbox.accepted,
+            "queue_depth": len(worker.inbox),
+            "writer_backlog": self.writer.pending,
+            "batches": worker.batches,
+            "assets": len(worker.model_versions()),
+            "rows": self.writer.counts(),
+        }
