@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from monitor.store.db import create_engine_for, safe_url
@@ -44,7 +45,14 @@ def head_revision() -> str:
 
 
 def current_revision(url: str) -> str | None:
-    """The revision the database is at; None for an empty database."""
+    """The revision the database is at; None for an empty (or, for SQLite, absent) database."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    plain_file = (
+        parsed.get_backend_name() == "sqlite" and database and not database.startswith((":", "file:"))
+    )
+    if plain_file and not Path(database).expanduser().exists():
+        return None  # do not create the file just to look at it
     engine = create_engine_for(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
