@@ -240,6 +240,16 @@ def test_writer_retries_until_the_database_is_back(tmp_path: Path) -> None:
     assert writer.counts()["retries"] >= 1 and writer.counts()["scores"] == 1
 
 
+def test_close_gives_up_on_an_unavailable_database_and_says_so(tmp_path: Path) -> None:
+    """close(timeout) returns False and counts the records it could not write as lost."""
+    writer = StoreWriter(
+        create_engine_for(f"sqlite:///{tmp_path}/none.db"), interval_s=0.01, retry_min_s=0.05
+    )
+    writer.put_many([score(), score(seconds=1)])
+    assert writer.close(timeout=0.3) is False
+    assert writer.counts()["lost"] == 2 and writer.pending == 0
+
+
 def test_contributions_json_is_compact_and_valid() -> None:
     """Contributions are stored as compact JSON with four significant digits, odd names escaped."""
     text = contributions_json({"flow": 0.123456789, 'we"ird%': 1e-7})

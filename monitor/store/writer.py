@@ -199,7 +199,7 @@ class StoreWriter:
         self._abandon = threading.Event()
         self._counts = dict.fromkeys(
             ("scores", "thresholds", "alerts", "outbox", "dead_letters", "assets", "heartbeats"), 0
-        ) | {"rejected": 0, "batches": 0, "retries": 0}
+        ) | {"rejected": 0, "lost": 0, "batches": 0, "retries": 0}
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
@@ -262,9 +262,10 @@ class StoreWriter:
             self._abandon.set()
         self._thread.join(timeout=None if flushed else self.retry_max_s)
         if not flushed:
-            with self._cond:
-                lost = self._accepted - self._done
-            log.error("store writer closed with %d records not written (database unavailable?)", lost)
+            log.error(
+                "store writer closed with %d records not written (database unavailable?)",
+                self.counts()["lost"],
+            )
         return flushed
 
     @property
@@ -274,7 +275,8 @@ class StoreWriter:
             return self._accepted - self._done
 
     def counts(self) -> dict[str, int]:
-        """Rows committed per table plus rejected records, batches and retries (for metrics)."""
+        """Rows committed per table; records rejected (unstorable, logged) or lost (close() gave up
+        on an unavailable database, logged); batches and retries. For metrics and heartbeats."""
         with self._cond:
             return dict(self._counts)
 
@@ -285,9 +287,11 @@ class StoreWriter:
             batch = self._next_batch()
             if batch is None:
                 return
-            written = self._write_with_retry(batch)
+            written = not self._abandon.is_set() and self._write_with_retry(batch)
             with self._cond:
                 self._done += len(batch)
+                if not written:
+                    self._counts["lost"] += len(batch)
                 self._cond.notify_all()
             if written and self.on_committed is not None:
                 try:
