@@ -151,11 +151,15 @@ def test_operator_acknowledgement_survives_pipeline_updates(engine: Engine, writ
 def test_alert_and_outbox_commit_together(engine: Engine) -> None:
     """When the outbox insert fails, the alert row is not stored either (one transaction)."""
     with engine.begin() as conn:
-        conn.execute(sa.text("ALTER TABLE outbox RENAME TO outbox_gone"))
+        if engine.dialect.name == "sqlite":
+            conn.execute(
+                sa.text("CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'no'); END")
+            )
+        else:
+            conn.execute(sa.text("ALTER TABLE outbox ADD CONSTRAINT refuse CHECK (alert_id <> 'alert-1')"))
     writer = StoreWriter(engine, interval_s=0.01, retry_min_s=0.01)
     writer.put(alert())
-    assert writer.flush(timeout=10)
-    writer.close(timeout=10)
+    assert writer.close(timeout=10)
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(Alert)).scalar_one() == 0
     assert writer.counts()["rejected"] == 1
@@ -227,17 +231,18 @@ def test_put_after_close_is_refused(engine: Engine) -> None:
         writer.put(score())
 
 
-def test_writer_retries_until_the_database_is_back(tmp_path: Path) -> None:
-    """With the schema missing (database unusable), the batch is retried, then stored once it exists."""
-    url = f"sqlite:///{tmp_path}/late.db"
-    engine = create_engine_for(url)
+def test_writer_retries_until_the_schema_exists(database_url: str) -> None:
+    """Before migrations ran, batches are retried (not rejected) and stored once the tables exist."""
+    engine = create_engine_for(database_url)
     writer = StoreWriter(engine, interval_s=0.01, retry_min_s=0.05, retry_max_s=0.1)
     writer.put(score())
     assert not writer.flush(timeout=0.3)
-    migrate.upgrade(url)
+    migrate.upgrade(database_url)
     assert writer.flush(timeout=10)
     writer.close(timeout=10)
+    engine.dispose()
     assert writer.counts()["retries"] >= 1 and writer.counts()["scores"] == 1
+    assert writer.counts()["rejected"] == 0
 
 
 def test_close_gives_up_on_an_unavailable_database_and_says_so(tmp_path: Path) -> None:

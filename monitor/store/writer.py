@@ -44,6 +44,16 @@ PAYLOAD_HEAD_BYTES = 256
 UNKNOWN_SITE = "unknown"  # alert topic level for an asset whose site no AssetRecord has told us
 
 
+_RECORD_ERRORS = (
+    ValueError,
+    TypeError,
+    AttributeError,
+    OverflowError,
+    sa.exc.IntegrityError,
+    sa.exc.DataError,
+)
+
+
 class WriterClosed(RuntimeError):
     """Records were put after `close()`."""
 
@@ -181,13 +191,14 @@ class StoreWriter:
         self._insert = postgresql.insert if postgres else sqlite.insert
         self._ts_param = _pg_ts if postgres else _sqlite_ts
         self._insert_scores = _insert_scores_postgresql if postgres else _insert_scores_sqlite
-        # Score rows go through the driver directly, so its own error classes count as transient too.
+        # Errors caused by a record itself (bad value, constraint); anything else is the database's
+        # (down, locked, schema or permission missing) and is retried, never blamed on the records.
+        # Score rows go through the driver directly, so its own error classes count too.
         dbapi = engine.dialect.dbapi
-        self._transient: tuple[type[BaseException], ...] = (
-            sa.exc.OperationalError,
-            sa.exc.InterfaceError,
-            dbapi.OperationalError,  # type: ignore[union-attr]
-            dbapi.InterfaceError,  # type: ignore[union-attr]
+        self._record_errors: tuple[type[BaseException], ...] = (
+            *_RECORD_ERRORS,
+            dbapi.IntegrityError,  # type: ignore[union-attr]
+            dbapi.DataError,  # type: ignore[union-attr]
         )
         self._sites: dict[str, str | None] = {}  # asset name -> site, for assets known to exist
         self._cond = threading.Condition()
@@ -330,30 +341,35 @@ class StoreWriter:
             return False
 
     def _attempt(self, records: list[Record], reject_on_error: bool = False) -> bool:
-        """One transaction; transient errors (database down, locked) are retried with backoff.
+        """One transaction; database errors are retried with backoff until they go away.
 
-        Any other error means some record cannot be stored: False, or with `reject_on_error` the
-        record is logged and counted as rejected, so nothing is dropped silently.
+        An error caused by a record means some record cannot be stored: False, or with
+        `reject_on_error` (one record) it is logged and counted as rejected, never dropped silently.
         """
         delay = self.retry_min_s
         while True:
             try:
                 counts = self._write(records)
-            except self._transient as exc:
+            except Exception as exc:
+                if self._is_record_error(exc):
+                    if not reject_on_error:
+                        return False
+                    log.error("store writer: rejected %s: %s", _describe(records[0]), _short(exc))
+                    self._add_counts({"rejected": 1})
+                    return True
                 log.warning("store writer: database unavailable (%s); retrying in %.1fs", _short(exc), delay)
                 self._add_counts({"retries": 1})
                 if self._abandon.wait(delay):
                     raise _Abandoned from exc
                 delay = min(delay * 2, self.retry_max_s)
                 continue
-            except Exception as exc:
-                if not reject_on_error:
-                    return False
-                log.error("store writer: rejected %r: %s", records[0], _short(exc))
-                self._add_counts({"rejected": 1})
-                return True
             self._add_counts(counts | {"batches": 1})
             return True
+
+    def _is_record_error(self, exc: Exception) -> bool:
+        if isinstance(exc, sa.exc.StatementError) and not isinstance(exc, sa.exc.DBAPIError):
+            return isinstance(exc.orig, self._record_errors)  # failed while binding a value
+        return isinstance(exc, self._record_errors)
 
     def _add_counts(self, counts: dict[str, int]) -> None:
         with self._cond:
@@ -380,7 +396,7 @@ class StoreWriter:
                         _checked(record.score),
                         _checked(record.threshold),
                         bool(record.anomaly),
-                        record.model_version,
+                        str(record.model_version),
                         contributions_json(record.contributions),
                     )
                 )
@@ -532,6 +548,12 @@ class StoreWriter:
                 )
             )
         return len(beats)
+
+
+def _describe(record: Record) -> str:
+    """A record for a log line, cut short (contributions can be long)."""
+    text = repr(record)
+    return text if len(text) <= 300 else text[:300] + "…"
 
 
 def _short(exc: BaseException) -> str:
