@@ -52,6 +52,11 @@ class MqttSettings(Section):
         min_length=1,
         max_length=128,
     )
+    receiver: Literal["process", "thread"] = Field(
+        "process",
+        title="Receiver",
+        description="Run the MQTT receive loop in a child process (uses a second core) or a thread.",
+    )
     protocol: Literal["5", "3.1.1"] = Field(
         "5", title="MQTT protocol", description="MQTT version; 3.1.1 for brokers without v5."
     )
