@@ -18,6 +18,7 @@ import math
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -58,7 +59,7 @@ _WINDING_TAU_S = 240.0
 _BEARING_TAU_S = 480.0
 # Channels a stuck sensor or an offset fault picks from when the schedule names none.
 _SENSOR_FAULT_CHANNELS = ("discharge_pressure", "flow", "winding_temperature", "motor_current")
-_STEP_OFFSET = {"discharge_pressure": 0.6, "flow": 14.0, "winding_temperature": 6.0, "motor_current": 4.0}
+_STEP_OFFSET = {"discharge_pressure": 1.5, "flow": 30.0, "winding_temperature": 10.0, "motor_current": 8.0}
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -192,13 +193,18 @@ class _AssetParams:
 
 @dataclass
 class PlantSimulator:
-    """Steps every asset forward in data time; `readings()` yields labelled readings in time order."""
+    """Steps every asset forward in data time; `readings()` yields labelled readings in time order.
+
+    `seed` makes the plant (each pump's manufacturing spread); `run` makes one recording of it (noise,
+    set-point changes): train on run 1, monitor run 0, and the model meets the same pumps.
+    """
 
     assets: Sequence[str]
     rate_hz: float = 1.0
     seed: int = 0
     faults: Sequence[Fault] = ()
     start: datetime = field(default_factory=lambda: datetime.now(UTC))
+    run: int = 0
 
     def __post_init__(self) -> None:
         if self.rate_hz <= 0:
@@ -206,18 +212,24 @@ class PlantSimulator:
         bad = [a for a in self.assets if not _ASSET_NAME.match(a)]
         if bad or not self.assets:
             raise ValueError(f"asset names must match [A-Za-z0-9_.-]{{1,64}}: {bad or 'none given'}")
-        self._rng = np.random.default_rng(self.seed)
         n = len(self.assets)
+        self._params = _AssetParams(
+            scale=np.ones((n, len(CHANNELS))),
+            set_point_hold_s=np.ones(n),
+        )
+        for i, asset in enumerate(self.assets):
+            # A pump is the same pump in every recording of the plant: its spread depends only on
+            # the seed and its name, the noise and set points also on the recording (`run`).
+            own = np.random.default_rng([self.seed, zlib.crc32(asset.encode())])
+            self._params.scale[i] = 1.0 + own.normal(0, 0.03, size=len(CHANNELS))
+            self._params.set_point_hold_s[i] = own.uniform(120, 480)
+        self._rng = np.random.default_rng([self.seed, self.run, 1])
         self._nominal = np.array([_NOMINAL[c][0] for c in CHANNELS])
         self._noise = np.array([_NOMINAL[c][1] for c in CHANNELS])
-        self._params = _AssetParams(
-            scale=1.0 + self._rng.normal(0, 0.03, size=(n, len(CHANNELS))),
-            set_point_hold_s=self._rng.uniform(120, 480, size=n),
-        )
         self._target = self._rng.choice(_SET_POINTS, size=n)
         self._speed = self._target.copy()
         self._winding = self._steady_winding(self._speed)
-        self._bearing = self._steady_bearing(self._speed, np.zeros(n))
+        self._bearing = self._steady_bearing(self._speed)
         self._cavitation_burst = np.zeros(n, dtype=bool)
         self._stuck: dict[tuple[int, str], float] = {}
         self._index = {asset: i for i, asset in enumerate(self.assets)}
@@ -232,8 +244,8 @@ class PlantSimulator:
         current = 0.3 + 0.7 * speed**3
         return _AMBIENT_C + (_NOMINAL["winding_temperature"][0] - _AMBIENT_C) * current**2
 
-    def _steady_bearing(self, speed: np.ndarray, extra: np.ndarray) -> np.ndarray:
-        return _AMBIENT_C + (_NOMINAL["bearing_temperature"][0] - _AMBIENT_C) * (0.5 + 0.5 * speed) + extra
+    def _steady_bearing(self, speed: np.ndarray) -> np.ndarray:
+        return _AMBIENT_C + (_NOMINAL["bearing_temperature"][0] - _AMBIENT_C) * (0.5 + 0.5 * speed)
 
     def step(self) -> tuple[datetime, np.ndarray, list[str]]:
         """Advance one tick: the timestamp, values [A, C] and each asset's label."""
@@ -264,7 +276,7 @@ class PlantSimulator:
 
         # Thermal lags: winding heats with current², bearing with speed and wear friction.
         self._winding += (self._steady_winding(s) - self._winding) * (1 - math.exp(-dt / _WINDING_TAU_S))
-        bearing_target = self._steady_bearing(s, 12.0 * wear)
+        bearing_target = self._steady_bearing(s)
         self._bearing += (bearing_target - self._bearing) * (1 - math.exp(-dt / _BEARING_TAU_S))
 
         # Cavitation comes in bursts: a two-state Markov chain per cavitating asset.
@@ -281,7 +293,10 @@ class PlantSimulator:
         shape[:, self._col["suction_pressure"]] = (1.05 - 0.05 * s**2) * np.where(cavitating, 0.7, 1.0)
         shape[:, self._col["flow"]] = s * np.where(cavitating, 0.95, 1.0)
         shape[:, self._col["winding_temperature"]] = self._winding / _NOMINAL["winding_temperature"][0]
-        shape[:, self._col["bearing_temperature"]] = self._bearing / _NOMINAL["bearing_temperature"][0]
+        # Friction heat of a worn bearing shows at the sensor right away (it sits on the bearing).
+        shape[:, self._col["bearing_temperature"]] = (self._bearing + 12.0 * wear) / _NOMINAL[
+            "bearing_temperature"
+        ][0]
         shape[:, self._col["speed"]] = s
         noise_scale = np.tile(self._noise, (n, 1))
         noisy = np.where(burst, 8.0, 1.0)
@@ -321,6 +336,7 @@ def history(
     rate_hz: float = 1.0,
     faults: Sequence[Fault] = (),
     start: datetime | None = None,
+    run: int = 0,
 ) -> pd.DataFrame:
     """Simulated history without a broker: columns asset, ts, every channel, label (long format).
 
@@ -328,7 +344,12 @@ def history(
     """
     names = asset_names(assets) if isinstance(assets, int) else list(assets)
     sim = PlantSimulator(
-        names, rate_hz=rate_hz, seed=seed, faults=faults, start=start or datetime(2026, 1, 1, tzinfo=UTC)
+        names,
+        rate_hz=rate_hz,
+        seed=seed,
+        faults=faults,
+        start=start or datetime(2026, 1, 1, tzinfo=UTC),
+        run=run,
     )
     steps = max(1, int(round(seconds * rate_hz)))
     stamps, blocks, labels = [], [], []

@@ -409,9 +409,13 @@ def train_bench_model(config: BenchConfig, store: Path) -> tuple[Path, dict[str,
     from models.training import FitConfig
 
     channels = list(simulate.CHANNELS[: config.channels])
-    frame = simulate.history(["pump-01"], 1200, seed=config.seed + 1)
-    train = SensorTrainConfig(window=config.window, seed=config.seed, fit=FitConfig(epochs=3, patience=3))
-    model = train_sensor_model(frame[channels].to_numpy(np.float64), channels, train)
+    # Ten of the same pumps (seed), another recording (run): one model that has seen their spread.
+    frame = simulate.history(simulate.asset_names(config.assets)[:10], 300, seed=config.seed, run=1)
+    data = np.concatenate([group[channels].to_numpy(np.float64) for _, group in frame.groupby("asset")])
+    train = SensorTrainConfig(
+        window=config.window, seed=config.seed, fit=FitConfig(epochs=3, patience=3, batch_size=256)
+    )
+    model = train_sensor_model(data, channels, train)
     directory = store / "bench" / model.version
     model.save(directory)
     return directory, model.card
@@ -630,6 +634,7 @@ def daemon_config(
         "database": {"url": db_url},
         "models": {"store": str(store)},
         "sensors": {"window": config.window},
+        "worker": {"state_dir": str(store.parent / "state")},
         "metrics": {"enabled": False},
         "logging": {"level": "WARNING"},
     }
