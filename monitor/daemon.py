@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 10.0
 WATCHDOG_PERIOD_S = 1.0
 CONNECT_WAIT_S = 10.0
+DRAIN_RECEIVE_S = 4.0  # longest time the stop keeps receiving what the broker still holds for us
+QUIET_S = 0.3  # no message for this long: the broker's backlog for us is drained
 
 
 class StartupError(Exception):
@@ -203,6 +205,8 @@ class Daemon:
         deadline = time.monotonic() + timeout
         left = lambda: max(deadline - time.monotonic(), 0.1)  # noqa: E731
         clean = True
+        if self.receiver is not None:
+            self._await_quiet(min(left() * 0.4, DRAIN_RECEIVE_S))
         if self.receiver is not None and not self.receiver.pause(left() * 0.3):
             log.warning("mqtt receiver did not confirm the pause; draining what arrived")
         if self.scheduler is not None:
@@ -228,6 +232,22 @@ class Daemon:
         return clean
 
     # -- internals ------------------------------------------------------------------------------
+    def _await_quiet(self, limit_s: float) -> None:
+        """Keep receiving until the broker has sent nothing for QUIET_S (or `limit_s` passed).
+
+        So what was published before the stop is taken and stored now, not left for the next start;
+        under a never-ending stream the limit wins and the rest waits in the persistent session.
+        """
+        deadline = time.monotonic() + limit_s
+        seen = self.inbox.accepted
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            if self.inbox.accepted != seen:
+                seen, quiet_since = self.inbox.accepted, time.monotonic()
+            elif time.monotonic() - quiet_since >= QUIET_S:
+                return
+
     def _watch(self) -> None:
         """Restart a dead worker or notifier thread (a bug must not silently stop scoring)."""
         while not self.stop_event.wait(WATCHDOG_PERIOD_S):

@@ -44,3 +44,74 @@ def test_readings_are_scored_and_an_anomaly_opens_an_alert_published_on_mqtt(
     assert message["state"] == "open" and message["asset"] == "pump1"
     assert {c["name"] for c in message["top_channels"]} <= set(CHANNELS)
     assert query(database_url, "SELECT state FROM outbox")[0][0] == "delivered"
+
+
+def test_every_bad_input_becomes_a_dead_letter_and_later_readings_are_still_scored(
+    tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """Malformed, mistyped, non-finite, incomplete, unknown, oversized and binary inputs are dead-lettered."""
+    settings = daemon_settings(
+        tmp_path,
+        database_url,
+        mqtt_broker,
+        topic_prefix,
+        mqtt={"receiver": "thread", "strict_assets": True, "assets": ["pump1"], "max_payload_bytes": 512},
+    )
+    install_model(settings, ["pump1"], tiny_model())
+    topic = f"{topic_prefix}/site1/pump1/sensors"
+    bad = [
+        (topic, b"{not json", "invalid_json"),
+        (topic, b'{"values": {"p1": "high", "p2": 1, "t1": 1}}', "wrong_type"),
+        (topic, b'{"values": {"p1": NaN, "p2": 1, "t1": 1}}', "non_finite"),
+        (topic, b'{"values": {"p1": 1, "p2": 1}}', "missing_channels"),
+        (f"{topic_prefix}/site1/pump9/sensors", json.dumps(reading(0)).encode(), "unknown_asset"),
+        (topic, b'{"values": {"p1": 1, "p2": 1, "t1": 1}, "pad": "' + b"x" * 600 + b'"}', "oversized"),
+        (topic, bytes(range(256)), "not_utf8"),
+        (f"{topic_prefix}/site1/{'a' * 70}/sensors", json.dumps(reading(0)).encode(), "bad_asset_name"),
+    ]
+    publisher = Publisher(mqtt_broker)
+    try:
+        with running(settings) as daemon:
+            publisher.publish_many(topic, [reading(i) for i in range(10)])
+            for bad_topic, payload, _ in bad:
+                publisher.publish(bad_topic, payload)
+            publisher.publish_many(topic, [reading(i) for i in range(10, 20)])
+            assert wait_for(lambda: count(database_url, "dead_letters") == len(bad))
+            assert wait_for(lambda: count(database_url, "scores") == 20 - 7)
+            assert daemon.worker is not None and daemon.worker.alive()
+    finally:
+        publisher.close()
+    rows = query(
+        database_url, "SELECT reason, topic, payload_size, payload_head FROM dead_letters ORDER BY id"
+    )
+    assert [row[0].split(":")[0] for row in rows] == [reason for _, _, reason in bad]
+    assert rows[5][2] > 512 and len(rows[5][3]) == 256
+    assert rows[3][0] == "missing_channels: t1"
+
+
+def test_readings_published_while_stopped_are_all_scored_once_after_restart(
+    tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """The persistent QoS 1 session keeps 1,000 readings for a stopped daemon; restart scores each once.
+
+    Mosquitto queues at most 1,000 messages per offline client by default, so the 1,000 readings
+    travel as 500 single messages plus 5 batches of 100.
+    """
+    settings = daemon_settings(tmp_path, database_url, mqtt_broker, topic_prefix)
+    install_model(settings, ["pump1"], tiny_model())
+    topic = f"{topic_prefix}/site1/pump1/sensors"
+    publisher = Publisher(mqtt_broker)
+    try:
+        with running(settings):
+            publisher.publish_many(topic, [reading(i) for i in range(10)])
+            assert wait_for(lambda: count(database_url, "scores") == 10 - 7)
+        publisher.publish_many(topic, [reading(i) for i in range(10, 510)])
+        for start in range(510, 1010, 100):
+            publisher.publish(topic, [reading(i) for i in range(start, start + 100)])
+        with running(settings) as daemon:
+            assert wait_for(lambda: count(database_url, "scores") == 3 + 1000, timeout=30)
+            scored = daemon.metrics.registry.get_sample_value
+            assert wait_for(lambda: scored("monitor_readings_scored_total") == 1000)
+    finally:
+        publisher.close()
+    assert count(database_url, "dead_letters") == 0
