@@ -21,7 +21,7 @@ class SensorAEConfig:
 
     channels: int
     window: int
-    width: int = 32
+    width: int = 16
     depth: int = 2
     latent: int = 4
     kernel: int = 5

@@ -8,6 +8,7 @@ SKAB evaluation all call `SensorModel.score_windows`.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from models.training import autocast, resolve_device
 
 KIND = "sensor-ae"
 CARD_FORMAT = 1
+LEVEL_FREE_RATIO = 0.5  # within-window share of a channel's variance below which its level is ignored
 SCORE_CHUNK = 8192  # windows per forward pass: bounds memory when a whole CSV is scored at once
 
 
@@ -32,6 +34,58 @@ def state_version(state_dict: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()[:12]
 
 
+@dataclass(frozen=True, slots=True)
+class Normalisation:
+    """How raw readings become model inputs, learnt from the baseline.
+
+    Most channels are standardised with the baseline mean and std: their level is what the model
+    judges. A channel whose baseline variance lies mostly on time scales longer than a window
+    (temperatures warming up, slow drifts) is `level_free`: the baseline cannot tell its normal
+    range, so the model sees it minus its window mean, scaled by its within-window std, and judges
+    its shape only.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    level_free: np.ndarray
+
+    @classmethod
+    def fit(cls, data: np.ndarray, window: int) -> Normalisation:
+        mean, total_var = data.mean(axis=0), data.var(axis=0)
+        within_var = np.lib.stride_tricks.sliding_window_view(data, window, axis=0).var(axis=2).mean(axis=0)
+        level_free = within_var < LEVEL_FREE_RATIO * total_var
+        std = np.sqrt(np.where(level_free, within_var, total_var))
+        constant = std <= 1e-9 * np.maximum(np.abs(mean), 1.0)
+        return cls(mean=mean, std=np.where(constant, 1.0, std), level_free=level_free)
+
+    def to_dict(self) -> dict[str, list[float] | list[bool]]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "level_free": self.level_free.tolist()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, list[float]]) -> Normalisation:
+        return cls(
+            mean=np.asarray(values["mean"], dtype=np.float64),
+            std=np.asarray(values["std"], dtype=np.float64),
+            level_free=np.asarray(values["level_free"], dtype=bool),
+        )
+
+
+class Standardiser:
+    """`Normalisation` as tensors on the model's device: raw windows [B, W, C] to inputs [B, C, W]."""
+
+    def __init__(self, normalisation: Normalisation, device: torch.device) -> None:
+        self.mean = torch.as_tensor(normalisation.mean, dtype=torch.float32, device=device)
+        self.scale = torch.as_tensor(1.0 / normalisation.std, dtype=torch.float32, device=device)
+        self.level_free = torch.as_tensor(normalisation.level_free, device=device)
+        self.any_level_free = bool(normalisation.level_free.any())
+
+    def __call__(self, windows: torch.Tensor) -> torch.Tensor:
+        centre = self.mean
+        if self.any_level_free:
+            centre = torch.where(self.level_free, windows.mean(dim=1, keepdim=True), self.mean)
+        return ((windows - centre) * self.scale).transpose(1, 2)
+
+
 class SensorModel:
     """Scores raw sensor windows; each score belongs to the window's last reading (causal)."""
 
@@ -39,8 +93,7 @@ class SensorModel:
         self,
         module: SensorAE,
         channels: list[str],
-        mean: np.ndarray,
-        std: np.ndarray,
+        normalisation: Normalisation,
         training_scores: np.ndarray,
         card: dict[str, Any],
         device: str = "auto",
@@ -53,19 +106,11 @@ class SensorModel:
         self.module = module.to(self.device).eval()
         self.channels = list(channels)
         self.window = module.config.window
-        self._mean = torch.as_tensor(mean, dtype=torch.float32, device=self.device)
-        self._scale = 1.0 / torch.as_tensor(std, dtype=torch.float32, device=self.device)
+        self.normalisation = normalisation
+        self.standardise = Standardiser(normalisation, self.device)
         self.training_scores = np.asarray(training_scores, dtype=np.float64)
         self.version = state_version(module.state_dict())
         self.card = {**card, "kind": KIND, "format": CARD_FORMAT, "version": self.version}
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self._mean.cpu().numpy()
-
-    @property
-    def std(self) -> np.ndarray:
-        return 1.0 / self._scale.cpu().numpy()
 
     def score_windows(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Score windows [B, window, C] in raw units; return scores [B] and contributions [B, C].
@@ -88,7 +133,7 @@ class SensorModel:
     def _score_chunk(self, windows: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             x = torch.from_numpy(np.require(windows, requirements=["C", "W"])).to(self.device)
-            x = ((x - self._mean) * self._scale).transpose(1, 2)
+            x = self.standardise(x)
             with autocast(self.device):
                 reconstruction = self.module(x)
             error = (reconstruction.float() - x).square_()
@@ -101,7 +146,7 @@ class SensorModel:
             **self.card,
             "inputs": {"channels": self.channels, "window": self.window},
             "architecture": self.module.config.to_dict(),
-            "normalisation": {"mean": self.mean.tolist(), "std": self.std.tolist()},
+            "normalisation": self.normalisation.to_dict(),
         }
         state = {name: tensor.detach().cpu() for name, tensor in self.module.state_dict().items()}
         files = ModelFiles(
@@ -121,8 +166,7 @@ class SensorModel:
             model = cls(
                 module,
                 channels=card["inputs"]["channels"],
-                mean=np.asarray(card["normalisation"]["mean"]),
-                std=np.asarray(card["normalisation"]["std"]),
+                normalisation=Normalisation.from_dict(card["normalisation"]),
                 training_scores=files.arrays["training_scores"],
                 card=card,
                 device=device,

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from models.sensor_ae import SensorAE, SensorAEConfig
-from models.sensor_model import SensorModel
+from models.sensor_model import Normalisation, SensorModel, Standardiser
 from models.training import FitConfig, ProgressCallback, fit, resolve_device, seed_everything
 
 MIN_TRAIN_WINDOWS = 8
@@ -22,7 +22,7 @@ class SensorTrainConfig:
     """Everything that decides the trained model; stored in the card for reproducibility."""
 
     window: int = 32
-    width: int = 32
+    width: int = 16
     depth: int = 2
     latent: int = 4
     kernel: int = 5
@@ -32,17 +32,9 @@ class SensorTrainConfig:
     fit: FitConfig = field(default_factory=FitConfig)
 
 
-def normalisation(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std of the baseline; a constant channel gets std 1 (it cannot be scaled)."""
-    mean = data.mean(axis=0)
-    std = data.std(axis=0)
-    constant = std <= 1e-9 * np.maximum(np.abs(mean), 1.0)
-    return mean, np.where(constant, 1.0, std)
-
-
-def _windows(standardised: np.ndarray, window: int) -> torch.Tensor:
-    """All windows [B, C, W] of a standardised [N, C] array, in time order."""
-    view = np.lib.stride_tricks.sliding_window_view(standardised, window, axis=0)
+def _windows(data: np.ndarray, window: int) -> torch.Tensor:
+    """All raw windows [B, W, C] of readings [N, C], in time order."""
+    view = np.lib.stride_tricks.sliding_window_view(data, window, axis=0).transpose(0, 2, 1)
     return torch.from_numpy(np.ascontiguousarray(view, dtype=np.float32))
 
 
@@ -72,10 +64,10 @@ def train_sensor_model(
 
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
-    mean, std = normalisation(data)
-    standardised = (data - mean) / std
-    train = _windows(standardised[:train_rows], config.window)
-    val = _windows(standardised[train_rows:], config.window)
+    normalisation = Normalisation.fit(data, config.window)
+    standardise = Standardiser(normalisation, torch.device("cpu"))
+    train = standardise(_windows(data[:train_rows], config.window))
+    val = standardise(_windows(data[train_rows:], config.window))
     architecture = SensorAEConfig(
         channels=len(channels),
         window=config.window,
@@ -112,9 +104,8 @@ def train_sensor_model(
             "train_loss": result.history[result.best_epoch - 1].train_loss,
         },
     }
-    model = SensorModel(module, channels, mean, std, np.zeros(0), card, device=device.type)
-    raw_windows = np.lib.stride_tricks.sliding_window_view(data, config.window, axis=0).transpose(0, 2, 1)
-    model.training_scores, _ = model.score_windows(raw_windows)
+    model = SensorModel(module, channels, normalisation, np.zeros(0), card, device=device.type)
+    model.training_scores, _ = model.score_windows(_windows(data, config.window).numpy())
     model.card["training"]["score_summary"] = _summary(model.training_scores)
     return model
 

@@ -180,9 +180,9 @@ class SensorPipelineSettings(Section):
 
 class QuantileSettings(Section):
     q: float = Field(
-        0.995, title="Quantile", description="Quantile of normal scores used as threshold.", gt=0.5, lt=1
+        0.99, title="Quantile", description="Quantile of normal scores used as threshold.", gt=0.5, lt=1
     )
-    margin: float = Field(1.0, title="Margin", description="Factor applied to the quantile.", ge=1.0, le=10)
+    margin: float = Field(1.5, title="Margin", description="Factor applied to the quantile.", ge=1.0, le=10)
 
 
 class EwmaSettings(Section):
@@ -205,7 +205,7 @@ class PotSettings(Section):
 
 class ThresholdSettings(Section):
     method: Literal["quantile", "ewma", "pot"] = Field(
-        "pot", title="Method", description="Threshold strategy: quantile, ewma or pot (SPOT)."
+        "quantile", title="Method", description="Threshold strategy: quantile, ewma or pot (SPOT)."
     )
     quantile: QuantileSettings = Field(default_factory=QuantileSettings)
     ewma: EwmaSettings = Field(default_factory=EwmaSettings)

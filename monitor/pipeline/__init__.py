@@ -1,0 +1,1 @@
+"""From readings to decisions: windows, scoring batches, per-asset detectors, CSV backtests."""
