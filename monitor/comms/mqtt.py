@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 RawMessage = tuple[str, bytes, float]
 MessageSink = Callable[[str, bytes, float], None]
 
+CONNACK_TIMEOUT_S = 3.0  # a v5 CONNECT unanswered this long: the broker probably speaks only 3.1.1
 # CONNACK codes meaning "I do not speak this protocol version" (v5 code 132, 3.1.1 code 1).
 _UNSUPPORTED_PROTOCOL = {132, 1}
 
@@ -119,6 +120,7 @@ class MqttConnection:
         if self.status_topic:
             client.will_set(self.status_topic, "offline", qos=1, retain=True)
         client.on_connect = self._on_connect
+        client.on_socket_open = self._on_socket_open
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
@@ -139,6 +141,19 @@ class MqttConnection:
         else:
             client.connect_async(settings.host, settings.port, settings.keepalive_s)
         client.loop_start()
+
+    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        """Some v3-only brokers (amqtt 0.12) neither answer a v5 CONNECT nor close: time it out."""
+        if self.protocol != paho.MQTTv5:
+            return
+        self._got_connack = False
+        timer = threading.Timer(CONNACK_TIMEOUT_S, self._check_connack, args=(client,))
+        timer.daemon = True
+        timer.start()
+
+    def _check_connack(self, client: paho.Client) -> None:
+        if client is self._client and not self._got_connack and not self._closing:
+            self._fall_back_to_311()
 
     def _on_connect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
