@@ -183,8 +183,6 @@ def run_demo(
     say: Callable[[str], None] = print,
 ) -> DemoStatus:
     """Run broker, simulator and daemon until `stop` or the duration; return the final status."""
-    from monitor.daemon import Daemon
-
     stop = stop or threading.Event()
     assets = simulate.asset_names(options.assets)
     url = settings.database.url
@@ -197,6 +195,25 @@ def run_demo(
     if metrics.enabled:
         say(f"metrics: http://{metrics.host}:{metrics.port}/metrics")
     train_demo_models(settings, assets, options, say)
+
+    engine = _engine(settings.database.url)
+    try:
+        status = _run_services(settings, options, assets, engine, stop, say)
+    finally:
+        engine.dispose()
+    return status
+
+
+def _run_services(
+    settings: Settings,
+    options: DemoOptions,
+    assets: list[str],
+    engine: sa.Engine,
+    stop: threading.Event,
+    say: Callable[[str], None],
+) -> DemoStatus:
+    """Broker, daemon, simulator; status lines until the end; the status once the daemon drained."""
+    from monitor.daemon import Daemon
 
     with ExitStack() as stack:
         settings = stack.enter_context(demo_broker(settings, options.broker, say))
@@ -238,21 +255,14 @@ def run_demo(
             daemon=True,
         )
         feeder.start()
-        engine = _engine(settings.database.url)
-        stack.callback(engine.dispose)
         began = time.monotonic()
-        status = read_status(engine, published)
         while feeder.is_alive() and not stop.wait(options.status_every_s):
-            status = read_status(engine, published)
-            say(status.line(time.monotonic() - began))
+            say(read_status(engine, published).line(time.monotonic() - began))
         stop.set()
         feeder.join(15)
-        # Give the daemon a moment to score and write what was just published.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and read_status(engine, published).scored == status.scored:
-            time.sleep(0.5)
-        status = read_status(engine, published)
-        say(status.line(time.monotonic() - began))
+    # The daemon has stopped: everything it accepted is scored and committed.
+    status = read_status(engine, published)
+    say(status.line(time.monotonic() - began))
     return status
 
 
