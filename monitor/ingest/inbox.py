@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from monitor.comms.mqtt import RawMessage
 
 _POLL_S = 0.002
+IDLE_RETURN_S = 0.1
 
 
 class Inbox:
@@ -43,13 +44,16 @@ class Inbox:
     def take(self, limit: int, wait_s: float, stop: threading.Event | None = None) -> list[RawMessage]:
         """Up to `limit` messages; waits at most `wait_s` for more once the first one is there.
 
+        Returns an empty list after IDLE_RETURN_S without messages, or at once when `stop` is set.
+
         Waiting a little (the batch wait) lets a batch span many assets, so the model runs once for
         all of them instead of once per message.
         """
         items = self._items
+        idle_until = time.monotonic() + IDLE_RETURN_S
         while not items:
-            if stop is not None and stop.is_set():
-                return []
+            if (stop is not None and stop.is_set()) or time.monotonic() > idle_until:
+                return []  # the consumer gets a turn to do its other work while nothing arrives
             time.sleep(_POLL_S)
         deadline = time.monotonic() + wait_s
         while len(items) < limit and time.monotonic() < deadline and not (stop is not None and stop.is_set()):

@@ -1,0 +1,33 @@
+"""Commissioning: an asset without a model is baselined, trained in the background, then scored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from daemon_helpers import Publisher, count, daemon_settings, query, reading, running, wait_for
+
+from monitor.store.migrate import upgrade
+
+
+def test_new_asset_is_trained_from_its_baseline_and_then_scored(
+    tmp_path: Path, sqlite_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """64 baseline readings train and activate a model; the readings after it are scored with it."""
+    settings = daemon_settings(tmp_path, sqlite_url, mqtt_broker, topic_prefix, mqtt={"receiver": "thread"})
+    upgrade(sqlite_url)
+    topic = f"{topic_prefix}/site1/newpump/sensors"
+    publisher = Publisher(mqtt_broker)
+    try:
+        with running(settings) as daemon:
+            publisher.publish_many(topic, [reading(i) for i in range(64)])
+            assert daemon.worker is not None
+            assert wait_for(lambda: "newpump" in daemon.worker.model_versions(), timeout=60)
+            assert count(sqlite_url, "scores") == 0
+            publisher.publish_many(topic, [reading(i) for i in range(64, 84)])
+            assert wait_for(lambda: count(sqlite_url, "scores") == 20 - 7)
+    finally:
+        publisher.close()
+    [(version, path, active)] = query(sqlite_url, "SELECT version, path, active FROM model_versions")
+    assert active and Path(path) == (settings.models.store / "newpump" / version).resolve()
+    assert (Path(path) / "card.json").is_file() and (Path(path) / "weights.pt").is_file()
+    assert {row[0] for row in query(sqlite_url, "SELECT model_version FROM scores")} == {version}
