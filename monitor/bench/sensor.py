@@ -178,7 +178,8 @@ QoS 1, pre-queued in each consumer's persistent session on a private Mosquitto
 (`config/mosquitto/benchmark.conf`: no queue limit, 100 in flight), then drained and timed. The bare
 consumer is a paho-mqtt 2.x subscriber that only parses the JSON and counts. The daemon is
 `monitor run` in its own process: validation, windows of {c.window}, autoencoder scoring, adaptive
-thresholds, alert rules, and every score written to SQL ({self.database}). Its drain is timed from
+thresholds, alert rules, and every score written to SQL ({self.database}); its peak RSS is the sum
+of the peaks (VmHWM) of its process and its children (the MQTT receiver). Its drain is timed from
 its MQTT connect (status `online`) until the last expected row is in `scores` (polled every 0.2 s).
 Latency comes from a second, paced run: {c.paced_rate:g} messages/s for {c.paced_seconds:g} s with
 `ts` = publish time; latency = the time a row was first seen committed in `scores` − `ts` (rows are
@@ -392,15 +393,35 @@ def bench_database(url: str) -> Iterator[str]:
 
 
 def peak_rss_mb(pid: int) -> float | None:
-    """A process's peak resident set (VmHWM) in MB, from /proc (Linux)."""
-    status = Path(f"/proc/{pid}/status")
-    try:
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    """Peak resident set (VmHWM) of a process and its children, summed, in MB, from /proc (Linux).
+
+    The daemon may receive MQTT in a child process; its memory is the daemon's too. The sum of
+    per-process peaks is an upper bound of the peak of the sum.
+    """
+    total_kb, found = 0, False
+    for member in _process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total_kb += int(line.split()[1])
+                    found = True
+        except OSError:
+            continue
+    return total_kb / 1024 if found else None
+
+
+def _process_tree(pid: int) -> list[int]:
+    """pid and all its descendants, from /proc/<pid>/task/<tid>/children."""
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in children.read_text().split())
+            except OSError:
+                continue
+    return tree
 
 
 def train_bench_model(config: BenchConfig, store: Path) -> tuple[Path, dict[str, Any]]:
