@@ -37,6 +37,7 @@ from monitor.store.writer import PAYLOAD_HEAD_BYTES, Record, StoreWriter
 log = logging.getLogger(__name__)
 
 _TOPIC_CACHE_MAX = 100_000
+_NOT_OURS = object()  # topic cache value: an asset another worker owns
 Unmodelled = Callable[[list[SensorReading]], None]
 
 
@@ -87,7 +88,7 @@ class ScoringWorker:
         self.batches = 0
         self._assets: dict[str, AssetState] = {}
         self._sites: dict[str, str] = {}
-        self._topics: dict[str, SensorTopic | str] = {}
+        self._topics: dict[str, SensorTopic | InvalidMessage | object] = {}
         self._requests_lock = threading.Lock()
         self._model_requests: dict[str, SensorModel] = {}
         self._recalibrate = False
@@ -192,47 +193,49 @@ class ScoringWorker:
         self, topic: str, payload: bytes, received: float, records: list[Record]
     ) -> list[SensorReading] | None:
         """Readings of a message this worker owns; None (with a dead letter if invalid) otherwise."""
-        parsed = self._topics.get(topic)
-        if parsed is None:
+        route = self._topics.get(topic)
+        if route is None:
             if len(self._topics) > _TOPIC_CACHE_MAX:
                 self._topics.clear()
-            try:
-                parsed = parse_sensor_topic(self.settings.mqtt.topic_prefix, topic)
-            except TopicError as exc:
-                parsed = str(exc)
-            self._topics[topic] = parsed
-        if isinstance(parsed, str):
-            self._dead(records, topic, payload, received, InvalidMessage(parsed))
+            route = self._topics[topic] = self._route(topic)
+        if route is _NOT_OURS:
+            self.metrics.skipped.inc()
             return None
-        asset = parsed.asset
-        if asset not in self._assets:
-            worker = self.settings.worker
-            if not owns_asset(asset, worker.index, worker.count):
-                self.metrics.skipped.inc()
-                return None
-            mqtt = self.settings.mqtt
-            try:
-                check_asset(asset, mqtt.strict_assets, mqtt.assets)
-            except InvalidMessage as exc:
-                self._dead(records, topic, payload, received, exc)
-                return None
+        if isinstance(route, InvalidMessage):
+            self._dead(records, topic, payload, received, route)
+            return None
+        assert isinstance(route, SensorTopic)
         try:
             readings = decode_sensor_payload(
                 payload,
                 datetime.fromtimestamp(received, UTC),
                 self.settings.mqtt.max_payload_bytes,
-                site=parsed.site,
-                asset=asset,
+                site=route.site,
+                asset=route.asset,
             )
         except InvalidMessage as exc:
             self._dead(records, topic, payload, received, exc)
             return None
-        if self._sites.get(asset) != parsed.site:
-            self._sites[asset] = parsed.site
-            state = self._assets.get(asset)
+        if self._sites.get(route.asset) != route.site:
+            self._sites[route.asset] = route.site
+            state = self._assets.get(route.asset)
             channels = state.model.channels if state else []
-            records.append(AssetRecord(name=asset, site=parsed.site, channels=list(channels)))
+            records.append(AssetRecord(name=route.asset, site=route.site, channels=list(channels)))
         return readings
+
+    def _route(self, topic: str) -> SensorTopic | InvalidMessage | object:
+        """What to do with a topic's messages (cached per topic): decode, dead-letter, or skip."""
+        mqtt, worker = self.settings.mqtt, self.settings.worker
+        try:
+            parsed = parse_sensor_topic(mqtt.topic_prefix, topic)
+            if not owns_asset(parsed.asset, worker.index, worker.count):
+                return _NOT_OURS
+            check_asset(parsed.asset, mqtt.strict_assets, mqtt.assets)
+        except TopicError as exc:
+            return InvalidMessage(str(exc))
+        except InvalidMessage as exc:
+            return exc
+        return parsed
 
     def _score(self, batch: _ModelBatch, records: list[Record]) -> int:
         model = batch.model

@@ -1,0 +1,85 @@
+"""The scoring worker on its own (no broker): hash partition, batching across assets, watchdog restart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from daemon_helpers import count, daemon_settings, install_model, reading, tiny_model, wait_for
+
+from models.sensor_model import SensorModel
+from monitor.ingest.inbox import Inbox
+from monitor.metrics import Metrics
+from monitor.pipeline.worker import ScoringWorker, owns_asset
+from monitor.store.db import create_engine_for
+from monitor.store.writer import StoreWriter
+
+
+def test_hash_partition_gives_every_asset_to_exactly_one_worker() -> None:
+    """Each asset belongs to one of N workers, always the same one, and the split is roughly even."""
+    assets = [f"pump{i}" for i in range(400)]
+    owners = [[index for index in range(4) if owns_asset(a, index, 4)] for a in assets]
+    assert all(len(o) == 1 for o in owners)
+    sizes = [sum(o == [index] for o in owners) for index in range(4)]
+    assert min(sizes) > 60
+    assert owners == [[index for index in range(4) if owns_asset(a, index, 4)] for a in assets]
+
+
+def make_worker(
+    tmp_path: Path, sqlite_url: str, **worker: int
+) -> tuple[ScoringWorker, StoreWriter, SensorModel]:
+    settings = daemon_settings(tmp_path, sqlite_url, ("127.0.0.1", 1883), "w", worker=worker)
+    model = tiny_model()
+    assets = [f"pump{i}" for i in range(6)]
+    install_model(settings, assets, model)
+    writer = StoreWriter(create_engine_for(sqlite_url), topic_prefix="w")
+    worker_ = ScoringWorker(settings, Inbox(10_000), writer, Metrics())
+    for asset in assets:
+        worker_.assign_model(asset, model)
+    return worker_, writer, model
+
+
+def messages(assets: list[str], count_: int) -> list[tuple[str, bytes, float]]:
+    return [
+        (f"w/s1/{a}/sensors", json.dumps(reading(i)).encode(), 0.0) for i in range(count_) for a in assets
+    ]
+
+
+def test_worker_scores_only_the_assets_it_owns(tmp_path: Path, sqlite_url: str) -> None:
+    """With worker.count=2, assets hashed to the other worker are skipped, not scored or dead-lettered."""
+    worker, writer, _ = make_worker(tmp_path, sqlite_url, index=0, count=2)
+    assets = [f"pump{i}" for i in range(6)]
+    mine = [a for a in assets if owns_asset(a, 0, 2)]
+    assert 0 < len(mine) < len(assets)
+    worker.inbox.put_many(messages(assets, 10))
+    worker.start()
+    assert wait_for(lambda: len(worker.inbox) == 0)
+    worker.stop(5)
+    writer.close(10)
+    assert count(sqlite_url, "scores") == len(mine) * (10 - 7)
+    assert count(sqlite_url, "dead_letters") == 0
+
+
+def test_one_model_call_scores_the_windows_of_many_assets(tmp_path: Path, sqlite_url: str) -> None:
+    """Assets sharing a model are scored in one score_windows call per batch."""
+    worker, writer, model = make_worker(tmp_path, sqlite_url)
+    calls: list[int] = []
+    original = model.score_windows
+    model.score_windows = lambda windows: calls.append(len(windows)) or original(windows)  # type: ignore[method-assign]
+    worker.inbox.put_many(messages([f"pump{i}" for i in range(6)], 10))
+    worker.start()
+    assert worker.stop(10)
+    writer.close(10)
+    assert calls == [6 * 3]
+    assert count(sqlite_url, "scores") == 18
+
+
+def test_a_stopped_worker_drains_its_inbox_first(tmp_path: Path, sqlite_url: str) -> None:
+    """stop() returns only after every queued message is processed."""
+    worker, writer, _ = make_worker(tmp_path, sqlite_url)
+    worker.inbox.put_many(messages(["pump0"], 50))
+    worker.start()
+    assert worker.stop(10)
+    writer.close(10)
+    assert len(worker.inbox) == 0
+    assert count(sqlite_url, "scores") == 50 - 7
