@@ -15,11 +15,11 @@ import logging
 import threading
 import time
 import zlib
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from monitor.ingest.schemas import InvalidMessage, SensorReading, check_asset, d
 from monitor.ingest.topics import SensorTopic, TopicError, parse_sensor_topic
 from monitor.metrics import Metrics
 from monitor.pipeline.detector import AssetDetector
-from monitor.pipeline.windows import WindowBuffer
+from monitor.pipeline.windows import sliding_windows
 from monitor.settings import Settings
 from monitor.store.records import AlertState, AssetRecord, DeadLetterRecord, ScoreRecord
 from monitor.store.writer import PAYLOAD_HEAD_BYTES, Record, StoreWriter
@@ -48,23 +48,37 @@ def owns_asset(asset: str, index: int, count: int) -> bool:
 
 @dataclass(slots=True)
 class AssetState:
-    """Everything the worker keeps for one scored asset."""
+    """Everything the worker keeps for one scored asset.
+
+    `tail` holds the last window-1 readings [k, C] (model channel order): a batch's new rows are
+    appended to it and cut into windows in one numpy call (`sliding_windows`), instead of one
+    ring-buffer push per reading. It is also what a clean stop saves for the next start.
+    """
 
     model: SensorModel
-    buffer: WindowBuffer
     detector: AssetDetector
     needs: frozenset[str]
-    # The last window-1 readings, saved on a clean stop so a restart scores from its first reading.
-    recent: deque[dict[str, float]]
+    tail: np.ndarray
+    rows: list[list[float]] = field(default_factory=list)  # this batch's readings, in order
+    ts: list[datetime] = field(default_factory=list)
+
+    def take_windows(self) -> tuple[np.ndarray, list[datetime]]:
+        """Windows ending at each of this batch's readings that has a full window, with their times."""
+        window = self.model.window
+        block = np.concatenate([self.tail, np.asarray(self.rows, dtype=np.float32)])
+        windows = sliding_windows(block, window)
+        ts = self.ts[len(self.ts) - len(windows) :] if len(windows) else []
+        self.tail = block[max(len(block) - (window - 1), 0) :].copy()
+        self.rows, self.ts = [], []
+        return windows, ts
 
 
 @dataclass(slots=True)
 class _ModelBatch:
     model: SensorModel
-    assets: list[str] = field(default_factory=list)
     states: list[AssetState] = field(default_factory=list)
-    ts: list[datetime] = field(default_factory=list)
     windows: list[np.ndarray] = field(default_factory=list)
+    ts: list[list[datetime]] = field(default_factory=list)
 
 
 class ScoringWorker:
@@ -92,7 +106,7 @@ class ScoringWorker:
         self._requests_lock = threading.Lock()
         self._model_requests: dict[str, SensorModel] = {}
         self._recalibrate = False
-        self._restore: dict[str, list[dict[str, float]]] = {}
+        self._restore: dict[str, dict[str, Any]] = {}
 
     # -- requests from other threads, applied between batches -----------------------------------
     def assign_model(self, asset: str, model: SensorModel) -> None:
@@ -140,7 +154,7 @@ class ScoringWorker:
     def process(self, messages: list[tuple[str, bytes, float]]) -> None:
         """Score one batch of raw messages and queue every resulting record for the writer."""
         records: list[Record] = []
-        batches: dict[int, _ModelBatch] = {}
+        touched: dict[str, AssetState] = {}
         oldest = messages[0][2]
         decoded = 0
         for topic, payload, received in messages:
@@ -165,17 +179,21 @@ class ScoringWorker:
                         InvalidMessage("missing_channels", ",".join(missing)),
                     )
                     continue
-                state.recent.append(reading.values)
-                window = state.buffer.push(reading.values)
-                if window is None:
-                    continue
+                values = reading.values
+                state.rows.append([values[name] for name in state.model.channels])
+                state.ts.append(reading.ts)
+            if state.rows:
+                touched[asset] = state
+        batches: dict[int, _ModelBatch] = {}
+        for state in touched.values():
+            windows, ts = state.take_windows()
+            if len(windows):
                 batch = batches.get(id(state.model))
                 if batch is None:
                     batch = batches[id(state.model)] = _ModelBatch(state.model)
-                batch.assets.append(asset)
                 batch.states.append(state)
-                batch.ts.append(reading.ts)
-                batch.windows.append(window)
+                batch.windows.append(windows)
+                batch.ts.append(ts)
         scored = 0
         for batch in batches.values():
             scored += self._score(batch, records)
@@ -238,37 +256,43 @@ class ScoringWorker:
         return parsed
 
     def _score(self, batch: _ModelBatch, records: list[Record]) -> int:
+        """One model call for every window of the batch; then each asset's detector, in order."""
         model = batch.model
         started = time.perf_counter()
-        scores, contributions = model.score_windows(np.stack(batch.windows))
+        scores, contributions = model.score_windows(np.concatenate(batch.windows))
         self.metrics.scoring_latency.observe(time.perf_counter() - started)
         channels = model.channels
         version = model.version
         score_list = scores.tolist()
         rows = contributions.tolist()
         opened = 0
-        for i, state in enumerate(batch.states):
-            score = score_list[i]
-            observation = state.detector.observe(batch.ts[i], score, contributions[i])
-            records.append(
-                ScoreRecord(
-                    asset=batch.assets[i],
-                    ts=batch.ts[i],
-                    score=score,
-                    threshold=observation.threshold,
-                    anomaly=observation.anomaly,
-                    model_version=version,
-                    contributions=dict(zip(channels, rows[i], strict=True)),
+        i = 0
+        for state, times in zip(batch.states, batch.ts, strict=True):
+            observe = state.detector.observe
+            asset = state.detector.asset
+            for ts in times:
+                score = score_list[i]
+                observation = observe(ts, score, contributions[i])
+                records.append(
+                    ScoreRecord(
+                        asset=asset,
+                        ts=ts,
+                        score=score,
+                        threshold=observation.threshold,
+                        anomaly=observation.anomaly,
+                        model_version=version,
+                        contributions=dict(zip(channels, rows[i], strict=True)),
+                    )
                 )
-            )
-            alert = observation.alert
-            if alert is not None:
-                records.append(alert)
-                if alert.state == AlertState.OPEN and alert.opened_at == alert.updated_at:
-                    opened += 1
+                alert = observation.alert
+                if alert is not None:
+                    records.append(alert)
+                    if alert.state == AlertState.OPEN and alert.opened_at == alert.updated_at:
+                        opened += 1
+                i += 1
         if opened:
             self.metrics.alerts_opened.inc(opened)
-        return len(batch.states)
+        return i
 
     def _dead(
         self, records: list[Record], topic: str, payload: bytes, received: float, exc: InvalidMessage
@@ -311,22 +335,18 @@ class ScoringWorker:
             and previous.model.channels == model.channels
             and previous.model.window == model.window
         )
-        buffer = (
-            previous.buffer
-            if previous is not None and same_shape
-            else WindowBuffer(model.channels, model.window)
-        )
+        tail = np.zeros((0, len(model.channels)), dtype=np.float32)
+        saved = self._restore.pop(asset, None)
+        if previous is not None and same_shape:
+            tail = previous.tail
+        elif saved is not None and saved["channels"] == model.channels:
+            tail = np.asarray(saved["tail"], dtype=np.float32).reshape(-1, len(model.channels))
         detector = AssetDetector(
             asset, self.settings.thresholds, self.settings.alerts, model.training_scores, model.channels
         )
-        state = AssetState(model, buffer, detector, frozenset(model.channels), deque(maxlen=model.window - 1))
-        if previous is not None and same_shape:
-            state.recent.extend(previous.recent)
-        for values in self._restore.pop(asset, []):
-            if values.keys() >= state.needs:
-                state.recent.append(values)
-                buffer.push(values)
-        self._assets[asset] = state
+        self._assets[asset] = AssetState(
+            model, detector, frozenset(model.channels), tail[-(model.window - 1) :]
+        )
         log.info(
             "model in service",
             extra={
@@ -342,17 +362,20 @@ class ScoringWorker:
 
     # -- window buffers across restarts ---------------------------------------------------------
     def save_windows(self, directory: Path, instance: str) -> Path:
-        """Write each asset's last readings (after the drain; the worker thread must be stopped)."""
+        """Write each asset's window tail (after the drain; the worker thread must be stopped)."""
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{instance}-windows.json"
-        state = {asset: list(s.recent) for asset, s in self._assets.items()}
+        state = {
+            asset: {"channels": s.model.channels, "tail": s.tail.tolist()}
+            for asset, s in self._assets.items()
+        }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
         tmp.replace(path)
         return path
 
     def restore_windows(self, directory: Path, instance: str) -> int:
-        """Load saved readings (before start); each asset's are replayed when its model is installed."""
+        """Load saved window tails (before start); each is used when its asset's model is installed."""
         path = directory / f"{instance}-windows.json"
         if not path.exists():
             return 0
