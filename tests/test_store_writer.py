@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -260,3 +261,15 @@ def test_contributions_json_is_compact_and_valid() -> None:
     text = contributions_json({"flow": 0.123456789, 'we"ird%': 1e-7})
     assert text == '{"flow":0.1235,"we\\"ird%":1e-07}'
     assert json.loads(text) == {"flow": 0.1235, 'we"ird%': 1e-7}
+
+
+def test_partial_batch_is_written_within_the_interval(engine: Engine, writer: StoreWriter) -> None:
+    """A batch far below write_batch_rows is committed after write_interval_s, without a flush."""
+    writer.put_many([score(seconds=i) for i in range(5)])
+    deadline = time.monotonic() + 5
+    stored = 0
+    while time.monotonic() < deadline and stored < 5:
+        time.sleep(0.02)
+        with engine.connect() as conn:
+            stored = conn.execute(sa.select(sa.func.count()).select_from(Score)).scalar_one()
+    assert stored == 5

@@ -247,9 +247,11 @@ class StoreWriter:
                 raise WriterClosed("the store writer is closed")
             if not self._cond.wait_for(lambda: len(self._pending) < self.queue_max, timeout):
                 raise queue.Full(f"store writer queue full ({len(self._pending)} records)")
+            was_empty = not self._pending
             self._pending.extend(items)
             self._accepted += len(items)
-            if len(self._pending) >= self.batch_rows:
+            # Wake the writer when a batch starts (it then waits up to interval_s) or fills up.
+            if was_empty or len(self._pending) >= self.batch_rows:
                 self._cond.notify_all()
 
     def flush(self, timeout: float | None = None) -> bool:
