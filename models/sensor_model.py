@@ -25,6 +25,14 @@ LEVEL_FREE_RATIO = 0.5  # within-window share of a channel's variance below whic
 SCORE_CHUNK = 8192  # windows per forward pass: bounds memory when a whole CSV is scored at once
 
 
+def sliding_windows(values: np.ndarray, window: int) -> np.ndarray:
+    """All windows [N - window + 1, window, C] of readings [N, C] (the model's input layout), as a
+    read-only view; each window's last row is the reading its score belongs to."""
+    if len(values) < window:
+        return np.zeros((0, window, values.shape[1]), dtype=values.dtype)
+    return np.lib.stride_tricks.sliding_window_view(values, window, axis=0).transpose(0, 2, 1)
+
+
 def state_version(state_dict: dict[str, torch.Tensor]) -> str:
     """A short content hash of the weights: the same weights give the same version on any machine."""
     digest = hashlib.sha256()

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from models.sensor_ae import SensorAE, SensorAEConfig
-from models.sensor_model import Normalisation, SensorModel, Standardiser
+from models.sensor_model import Normalisation, SensorModel, Standardiser, sliding_windows
 from models.training import FitConfig, ProgressCallback, fit, resolve_device, seed_everything
 
 MIN_TRAIN_WINDOWS = 8
@@ -34,8 +34,7 @@ class SensorTrainConfig:
 
 def _windows(data: np.ndarray, window: int) -> torch.Tensor:
     """All raw windows [B, W, C] of readings [N, C], in time order."""
-    view = np.lib.stride_tricks.sliding_window_view(data, window, axis=0).transpose(0, 2, 1)
-    return torch.from_numpy(np.ascontiguousarray(view, dtype=np.float32))
+    return torch.from_numpy(np.ascontiguousarray(sliding_windows(data, window), dtype=np.float32))
 
 
 def train_sensor_model(

@@ -1,6 +1,6 @@
-"""Windows of readings: a ring buffer per asset for the live stream, and sliding windows over a
-whole array for backtests. Both give windows [W, C] whose last row is the newest reading, so a
-window's score belongs to that reading."""
+"""Windows of readings: a ring buffer per asset for the live stream, and (from the model, whose input
+layout it is) sliding windows over a whole array for backtests. Both give windows [W, C] whose last
+row is the newest reading, so a window's score belongs to that reading."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from models.sensor_model import sliding_windows
 
-def sliding_windows(values: np.ndarray, window: int) -> np.ndarray:
-    """All windows [N - window + 1, window, C] of readings [N, C], as a read-only view (no copy)."""
-    if len(values) < window:
-        return np.zeros((0, window, values.shape[1]), dtype=values.dtype)
-    return np.lib.stride_tricks.sliding_window_view(values, window, axis=0).transpose(0, 2, 1)
+__all__ = ["WindowBuffer", "sliding_windows"]
 
 
 class WindowBuffer:
