@@ -18,6 +18,7 @@ from monitor.settings import ThresholdSettings
 logger = logging.getLogger(__name__)
 
 MIN_FIT_SCORES = 10
+MAX_PEAKS = 1000  # streaming POT keeps the latest peaks only: bounded memory and refit time
 
 
 class ThresholdStrategy:
@@ -39,7 +40,9 @@ class ThresholdStrategy:
         raise NotImplementedError
 
     def update(self, score: float) -> None:
-        """Take one more normal score into account (called only with scores outside alerts)."""
+        """Take one more normal score into account. The caller passes every score outside alerts,
+        isolated exceedances included: leaving out scores above the threshold would cut the tail
+        that the threshold is estimated from, and pull it down a little more with every refit."""
         raise NotImplementedError
 
     def parameters(self) -> dict[str, Any]:
@@ -205,8 +208,12 @@ class PotThreshold(ThresholdStrategy):
 
     def update(self, score: float) -> None:
         self.n += 1
-        if self.t < score <= self.value:
+        if score > self.t:
             self.peaks = np.append(self.peaks, score - self.t)
+            if len(self.peaks) > MAX_PEAKS:
+                # Forget the oldest peak and its share of n, so that N_t / n keeps its estimate.
+                self.n -= round(self.n / len(self.peaks))
+                self.peaks = self.peaks[1:]
             if len(self.peaks) >= MIN_FIT_SCORES and np.ptp(self.peaks) > 0.0:
                 self._refit()
 

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from monitor.settings import EwmaSettings, PotSettings, QuantileSettings, ThresholdSettings
-from monitor.thresholds import EwmaThreshold, PotThreshold, QuantileThreshold, fit_gpd, make_threshold
+from monitor.thresholds import (
+    MAX_PEAKS,
+    EwmaThreshold,
+    PotThreshold,
+    QuantileThreshold,
+    fit_gpd,
+    make_threshold,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -113,3 +120,13 @@ def test_unknown_method_lists_the_valid_names() -> None:
     settings = ThresholdSettings.model_construct(method="median")
     with pytest.raises(ValueError, match="unknown threshold method 'median'; valid: ewma, pot, quantile"):
         make_threshold(settings)
+
+
+def test_pot_streaming_keeps_a_bounded_number_of_peaks() -> None:
+    """A long stream keeps at most MAX_PEAKS peaks, and the threshold stays near the truth."""
+    strategy = PotThreshold(risk=1e-3, init_quantile=0.9)
+    strategy.fit(RNG.exponential(size=5_000))
+    for score in RNG.exponential(size=20_000):
+        strategy.update(float(score))
+    assert len(strategy.peaks) == MAX_PEAKS
+    assert strategy.value == pytest.approx(-math.log(1e-3), rel=0.15)

@@ -51,14 +51,13 @@ class AssetDetector:
         return self.strategy.value
 
     def observe(self, ts: datetime, score: float, contributions: np.ndarray) -> Observation:
-        """Judge one score against the current threshold; normal scores then adapt the threshold."""
+        """Judge one score against the current threshold; scores outside alerts then adapt it."""
         threshold = self.strategy.value
         alert = self.rule.observe(ts, score, threshold, contributions)
         anomaly = self.rule.is_open
         if not anomaly:
             self._normal.append(score)
-            if score <= threshold:
-                self.strategy.update(score)
+            self.strategy.update(score)
         return Observation(ts=ts, score=score, threshold=threshold, anomaly=anomaly, alert=alert)
 
     def recalibrate(self, now: datetime) -> ThresholdRecord | None:
