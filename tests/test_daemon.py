@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 from daemon_helpers import (
@@ -79,6 +80,9 @@ def test_every_bad_input_becomes_a_dead_letter_and_later_readings_are_still_scor
             assert wait_for(lambda: count(database_url, "dead_letters") == len(bad))
             assert wait_for(lambda: count(database_url, "scores") == 20 - 7)
             assert daemon.worker is not None and daemon.worker.alive()
+            assert daemon.metrics_port is not None
+            with urllib.request.urlopen(f"http://127.0.0.1:{daemon.metrics_port}/metrics") as response:
+                exposition = response.read().decode()
     finally:
         publisher.close()
     rows = query(
@@ -87,6 +91,8 @@ def test_every_bad_input_becomes_a_dead_letter_and_later_readings_are_still_scor
     assert [row[0].split(":")[0] for row in rows] == [reason for _, _, reason in bad]
     assert rows[5][2] > 512 and len(rows[5][3]) == 256
     assert rows[3][0] == "missing_channels: t1"
+    assert 'monitor_messages_invalid_total{reason="non_finite"} 1.0' in exposition
+    assert "monitor_readings_scored_total 13.0" in exposition
 
 
 def test_readings_published_while_stopped_are_all_scored_once_after_restart(
