@@ -121,3 +121,32 @@ def test_readings_published_while_stopped_are_all_scored_once_after_restart(
     finally:
         publisher.close()
     assert count(database_url, "dead_letters") == 0
+
+
+def test_watchdog_restarts_a_dead_worker_and_scoring_continues(
+    tmp_path: Path, sqlite_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """A worker thread killed by a bug is restarted within seconds, counted and later readings scored."""
+    settings = daemon_settings(tmp_path, sqlite_url, mqtt_broker, topic_prefix, mqtt={"receiver": "thread"})
+    install_model(settings, ["pump1"], tiny_model())
+    topic = f"{topic_prefix}/site1/pump1/sensors"
+    publisher = Publisher(mqtt_broker)
+    try:
+        with running(settings) as daemon:
+            worker = daemon.worker
+            assert worker is not None
+            real_process = worker.process
+
+            def crash_once(messages: list[tuple[str, bytes, float]]) -> None:
+                worker.process = real_process  # type: ignore[method-assign]
+                raise RuntimeError("a bug in the worker")
+
+            worker.process = crash_once  # type: ignore[method-assign]
+            publisher.publish(topic, reading(0))
+            assert wait_for(lambda: worker.process == real_process and worker.alive(), timeout=10)
+            publisher.publish_many(topic, [reading(i) for i in range(1, 21)])
+            assert wait_for(lambda: count(sqlite_url, "scores") == 20 - 7)
+            restarts = daemon.metrics.registry.get_sample_value("monitor_worker_restarts_total")
+    finally:
+        publisher.close()
+    assert restarts == 1

@@ -140,15 +140,24 @@ class ScoringWorker:
         return not self.alive()
 
     def run(self) -> None:
+        """The thread's loop; an unexpected error ends it (logged) and the daemon's watchdog restarts it.
+
+        The batch being processed when that happens is lost (logged with its size); the asset states
+        survive in this object, so the restarted thread goes on where this one stopped.
+        """
         sensors = self.settings.sensors
-        while True:
-            self._apply_requests()
-            messages = self.inbox.take(sensors.batch_max, sensors.batch_wait_s, self.stop_event)
-            if not messages:
-                if self.stop_event.is_set():
-                    return
-                continue
-            self.process(messages)
+        messages: list[tuple[str, bytes, float]] = []
+        try:
+            while True:
+                self._apply_requests()
+                messages = self.inbox.take(sensors.batch_max, sensors.batch_wait_s, self.stop_event)
+                if not messages:
+                    if self.stop_event.is_set():
+                        return
+                    continue
+                self.process(messages)
+        except Exception:
+            log.exception("scoring worker failed", extra={"messages_lost": len(messages)})
 
     # -- one batch ------------------------------------------------------------------------------
     def process(self, messages: list[tuple[str, bytes, float]]) -> None:
