@@ -57,10 +57,19 @@ class Commissioner:
             baseline = self._baselines.get(asset)
             if baseline is None:
                 baseline = self._baselines[asset] = _Baseline(sorted(readings[0].values))
-                log.info(
-                    "commissioning: collecting baseline",
-                    extra={"asset": asset, "channels": baseline.channels},
-                )
+                if registry.active_version(self.engine, asset, "sensor") is not None:
+                    # Its registered model failed to load (the daemon logged why): an operator must
+                    # fix or replace it; silently training another would hide the problem.
+                    baseline.training = True
+                    log.error(
+                        "asset has an active model that is not loaded; not commissioning",
+                        extra={"asset": asset},
+                    )
+                else:
+                    log.info(
+                        "commissioning: collecting baseline",
+                        extra={"asset": asset, "channels": baseline.channels},
+                    )
             if baseline.training:
                 return
             for reading in readings:

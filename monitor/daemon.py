@@ -110,7 +110,13 @@ class Daemon:
         self.notifier.start()
         self.scheduler = MonitorScheduler(settings, self.worker, self.writer, engine, self.reload_models)
         self.scheduler.start()
-        self.metrics_port = self.metrics.serve(settings.metrics)
+        try:
+            self.metrics_port = self.metrics.serve(settings.metrics)
+        except OSError as exc:
+            raise StartupError(
+                f"cannot serve metrics on {settings.metrics.host}:{settings.metrics.port}: {exc.strerror or exc}"
+                " (set metrics.port, 0 picks a free one)"
+            ) from exc
 
         receiver_class = ProcessReceiver if settings.mqtt.receiver == "process" else ThreadReceiver
         self.receiver = receiver_class(
@@ -190,7 +196,11 @@ class Daemon:
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-        self.start(wait_connected=False)
+        try:
+            self.start(wait_connected=False)
+        except BaseException:
+            self.stop()  # whatever had started before the failure
+            raise
         while not self.stop_event.wait(1.0):
             pass
         return 0 if self.stop() else 1

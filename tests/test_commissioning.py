@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from daemon_helpers import Publisher, count, daemon_settings, query, reading, running, wait_for
+from daemon_helpers import (
+    Publisher,
+    count,
+    daemon_settings,
+    install_model,
+    query,
+    reading,
+    running,
+    tiny_model,
+    wait_for,
+)
 
 from monitor.store.migrate import upgrade
 
@@ -31,3 +42,25 @@ def test_new_asset_is_trained_from_its_baseline_and_then_scored(
     assert active and Path(path) == (settings.models.store / "newpump" / version).resolve()
     assert (Path(path) / "card.json").is_file() and (Path(path) / "weights.pt").is_file()
     assert {row[0] for row in query(sqlite_url, "SELECT model_version FROM scores")} == {version}
+
+
+def test_asset_whose_active_model_cannot_load_is_not_retrained(
+    tmp_path: Path, sqlite_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """A registered model missing on disk is an operator's problem: no silent new baseline model."""
+    settings = daemon_settings(tmp_path, sqlite_url, mqtt_broker, topic_prefix, mqtt={"receiver": "thread"})
+    model = tiny_model()
+    install_model(settings, ["pump1"], model)
+    shutil.rmtree(settings.models.store / "pump1")
+    publisher = Publisher(mqtt_broker)
+    try:
+        with running(settings) as daemon:
+            publisher.publish_many(f"{topic_prefix}/site1/pump1/sensors", [reading(i) for i in range(70)])
+            assert daemon.commissioner is not None
+            assert wait_for(lambda: daemon.inbox.accepted == 70 and len(daemon.inbox) == 0)
+            daemon.commissioner.wait(60)
+            assert daemon.commissioner.pending() == {}
+    finally:
+        publisher.close()
+    assert count(sqlite_url, "model_versions") == 1
+    assert count(sqlite_url, "scores") == 0
