@@ -213,7 +213,10 @@ class Daemon:
         self._stopped = True
         self.stop_event.set()
         deadline = time.monotonic() + timeout
-        left = lambda: max(deadline - time.monotonic(), 0.1)  # noqa: E731
+
+        def left() -> float:
+            return max(deadline - time.monotonic(), 0.1)
+
         clean = True
         if self.receiver is not None:
             self._await_quiet(min(left() * 0.4, DRAIN_RECEIVE_S))
@@ -234,7 +237,7 @@ class Daemon:
         if self.receiver is not None:
             self.receiver.close("stopped", min(left(), 3.0))
         if self.publisher is not None:
-            self.publisher.close("stopped", timeout=min(left(), 1.0))
+            self.publisher.close(timeout=min(left(), 1.0))
         self.metrics.close()
         if self.engine is not None:
             self.engine.dispose()
