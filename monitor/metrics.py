@@ -6,7 +6,6 @@ collide. Hot paths update them once per batch (`inc(n)`, one latency observation
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from wsgiref.simple_server import WSGIServer
 
@@ -63,7 +62,6 @@ class Metrics:
             "monitor_worker_restarts", "Worker threads restarted by the watchdog.", registry=r
         )
         self._server: WSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     def track(self, queue_depth: Callable[[], float], writer_backlog: Callable[[], float]) -> None:
         """Read backlogs when scraped instead of updating gauges on the hot path."""
@@ -74,7 +72,7 @@ class Metrics:
         """Serve /metrics when enabled; returns the bound port (port 0 picks a free one)."""
         if not settings.enabled:
             return None
-        self._server, self._thread = start_http_server(settings.port, settings.host, registry=self.registry)
+        self._server, _ = start_http_server(settings.port, settings.host, registry=self.registry)
         return int(self._server.server_port)
 
     def close(self) -> None:
