@@ -5,6 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CODE := $(wildcard monitor models dashboard tests scripts)
 
 .PHONY: install demo test lint typecheck eval-skab bench-sensor clean
 
@@ -20,8 +21,8 @@ demo: $(STAMP)
 	$(BIN)/monitor demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check monitor models dashboard tests scripts
-	$(BIN)/ruff format --check monitor models dashboard tests scripts
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy monitor models
