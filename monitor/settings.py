@@ -167,9 +167,10 @@ class SensorPipelineSettings(Section):
         le=10_000_000,
     )
     baseline_readings: int = Field(
-        1000,
+        3600,
         title="Baseline size",
-        description="Readings collected from a new asset before its model is trained (commissioning).",
+        description="Readings collected from a new asset before its model is trained (commissioning); "
+        "an hour at 1 Hz, since a shorter baseline misses slow drifts and flags them later.",
         ge=64,
         le=10_000_000,
     )
