@@ -95,3 +95,11 @@ def skab_dir() -> Path:
     path = SHARED_DATA / "skab-dev"
     require(path.is_dir(), f"{path} is absent (the shared data beside the repository)")
     return path
+
+
+@pytest.fixture
+def magnetic_tile_dir() -> Path:
+    """The magnetic-tile development slice (free/, blowhole/images, blowhole/masks) beside the repo."""
+    path = SHARED_DATA / "magnetic-tile"
+    require(path.is_dir(), f"{path} is absent (the shared data beside the repository)")
+    return path

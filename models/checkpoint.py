@@ -1,0 +1,48 @@
+"""Resumable training: one checkpoint file per output folder, written after every epoch.
+
+Only state dicts and plain numbers are stored and they are read back with
+`torch.load(weights_only=True)`, so a checkpoint can never run code. The file is written to a
+temporary name and renamed, so an interrupted save leaves the previous epoch's checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+class Checkpoint:
+    """`<out>/checkpoint.pt`: the last finished epoch and the states needed to continue after it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def in_folder(cls, directory: Path) -> Checkpoint:
+        return cls(directory / CHECKPOINT_FILE)
+
+    def save(self, epoch: int, states: dict[str, dict[str, Any]]) -> None:
+        """Record that `epoch` has finished, with module/optimiser state dicts and plain numbers."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".partial")
+        torch.save({"epoch": int(epoch), "states": states}, partial)
+        os.replace(partial, self.path)
+
+    def load(self) -> tuple[int, dict[str, dict[str, Any]]] | None:
+        """The last finished epoch and its states, or None when there is no checkpoint."""
+        if not self.path.is_file():
+            return None
+        try:
+            payload = torch.load(self.path, map_location="cpu", weights_only=True)
+            return int(payload["epoch"]), dict(payload["states"])
+        except Exception as exc:  # a damaged file raises many types from torch.load; all mean the same
+            raise ValueError(f"{self.path}: unreadable checkpoint ({exc}); delete it to start over") from exc
+
+    def remove(self) -> None:
+        """Delete the checkpoint once training has completed and the model directory is written."""
+        self.path.unlink(missing_ok=True)

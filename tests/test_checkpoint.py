@@ -1,0 +1,47 @@
+"""Resumable-training checkpoints: state dicts in, the same state dicts out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.checkpoint import Checkpoint
+
+
+def test_load_without_checkpoint_is_none(tmp_path: Path) -> None:
+    """A fresh output folder has nothing to resume."""
+    assert Checkpoint.in_folder(tmp_path).load() is None
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    """Module and optimiser states and plain numbers come back as saved, with the epoch."""
+    module = torch.nn.Linear(3, 2)
+    optimiser = torch.optim.Adam(module.parameters())
+    module(torch.ones(1, 3)).sum().backward()
+    optimiser.step()
+    checkpoint = Checkpoint.in_folder(tmp_path / "out")
+    checkpoint.save(
+        4, {"module": module.state_dict(), "optimiser": optimiser.state_dict(), "extra": {"best": 0.5}}
+    )
+    epoch, states = checkpoint.load() or (0, {})
+    assert epoch == 4 and states["extra"] == {"best": 0.5}
+    assert torch.equal(states["module"]["weight"], module.weight.detach())
+    torch.optim.Adam(module.parameters()).load_state_dict(states["optimiser"])
+
+
+def test_remove_then_nothing_to_resume(tmp_path: Path) -> None:
+    """After training completes the checkpoint is removed."""
+    checkpoint = Checkpoint.in_folder(tmp_path)
+    checkpoint.save(1, {"extra": {}})
+    checkpoint.remove()
+    assert checkpoint.load() is None
+
+
+def test_corrupt_checkpoint_says_how_to_recover(tmp_path: Path) -> None:
+    """A truncated file is a ValueError telling the user to delete it."""
+    checkpoint = Checkpoint.in_folder(tmp_path)
+    checkpoint.path.write_bytes(b"truncated")
+    with pytest.raises(ValueError, match="delete it to start over"):
+        checkpoint.load()
