@@ -9,7 +9,7 @@ no file at all. Every field carries a title, a description and bounds; the same 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
@@ -305,6 +305,64 @@ class WorkerSettings(Section):
         return self
 
 
+class ArtifactPolicy(Section):
+    anomalous: bool = Field(
+        True, title="Anomalous frames", description="Write artifacts for every frame judged anomalous."
+    )
+    every_n: int = Field(
+        0,
+        title="Every Nth frame",
+        description="Also write artifacts for every Nth frame of the camera (0: never), for spot checks.",
+        ge=0,
+        le=1_000_000,
+    )
+    directory: Path = Field(
+        Path("var/artifacts"),
+        title="Artifact directory",
+        description="Root of the images, heatmaps and mask overlays (<camera>/<date>/ below it).",
+    )
+
+
+class CameraSettings(Section):
+    models: list[Literal["ae", "unet"]] = Field(
+        default_factory=lambda: ["ae", "unet"],
+        title="Models",
+        description="Which models score the frames: ae (anomaly score, heatmap; required: it drives "
+        "the threshold and alerts) and unet (defect mask, area, count).",
+        min_length=1,
+    )
+    upscale: Literal[2, 4] | None = Field(
+        None,
+        title="Upscale",
+        description="Super-resolution factor applied before scoring (a low-resolution camera), or null.",
+    )
+    max_frame_bytes: int = Field(
+        4 * 1024 * 1024,
+        title="Max frame size",
+        description="Larger frame messages go to dead letters.",
+        ge=1024,
+        le=256 * 1024 * 1024,
+    )
+    backlog: int = Field(
+        16,
+        title="Frame backlog",
+        description="Frames waiting to be scored; beyond it the oldest is dropped (and counted).",
+        ge=1,
+        le=10_000,
+    )
+    batch_max: int = Field(
+        8, title="Frame batch", description="Most frames scored in one model call.", ge=1, le=1024
+    )
+    artifacts: ArtifactPolicy = Field(default_factory=ArtifactPolicy)
+
+    @field_validator("models")
+    @classmethod
+    def _ae_required(cls, models: list[str]) -> list[str]:
+        if "ae" not in models:
+            raise ValueError("must include ae (its score drives the threshold and the alerts)")
+        return list(dict.fromkeys(models))
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", title="Log level", description="Least severe level written."
@@ -338,6 +396,13 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    cameras: dict[Annotated[str, Field(pattern=ASSET_NAME_PATTERN)], CameraSettings] = Field(
+        default_factory=dict,
+        title="Cameras",
+        description="Inspection cameras by name (the <camera> topic level), e.g. "
+        "{line1-cam: {models: [ae, unet], upscale: 4, artifacts: {every_n: 100}}}; "
+        "their models are the active image-ae, unet and sr versions of that name in the registry.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,5 +1,8 @@
 """The MQTT connection: paho-mqtt 2.x, persistent QoS 1 session, status topic with last will.
 
+Camera frames (topics ending in `/frames`) go to a separate sink together with their MQTT v5 user
+properties (`ts`, `frame_id`); sensor messages keep the cheap three-field path.
+
 Subscriptions are made inside `on_connect`, so every reconnect (paho's own, with exponential
 backoff) restores them; a broker restart never leaves us deaf. MQTT v5 by default; a broker that
 refuses v5 (amqtt 0.12 does) gets the same session over 3.1.1 on the next attempt.
@@ -20,6 +23,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from monitor.ingest.topics import FRAMES_SUFFIX
 from monitor.settings import MqttSettings
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,9 @@ log = logging.getLogger(__name__)
 # topic, payload, receive time (epoch seconds): all the receive callback keeps of a message.
 RawMessage = tuple[str, bytes, float]
 MessageSink = Callable[[str, bytes, float], None]
+# topic, payload, receive time, v5 user properties (empty over 3.1.1): a camera frame message.
+FrameMessage = tuple[str, bytes, float, dict[str, str]]
+FrameSink = Callable[[str, bytes, float, dict[str, str]], None]
 
 CONNACK_TIMEOUT_S = 3.0  # a v5 CONNECT unanswered this long: the broker probably speaks only 3.1.1
 # CONNACK codes meaning "I do not speak this protocol version" (v5 code 132, 3.1.1 code 1).
@@ -45,6 +52,7 @@ class MqttConnection:
         on_message: MessageSink | None = None,
         status_topic: str | None = None,
         persistent: bool = True,
+        on_frame: FrameSink | None = None,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
@@ -56,6 +64,7 @@ class MqttConnection:
         self.subscribed = threading.Event()
         self.connect_count = 0
         self._sink = on_message
+        self._frame_sink = on_frame
         self._got_connack = False
         self._closing = False
         self._paused = False
@@ -205,9 +214,14 @@ class MqttConnection:
         )
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        topic = message.topic
+        frames = self._frame_sink
+        if frames is not None and topic.endswith(FRAMES_SUFFIX):
+            frames(topic, bytes(message.payload), time.time(), user_properties(message))
+            return
         sink = self._sink
         if sink is not None:
-            sink(message.topic, bytes(message.payload), time.time())
+            sink(topic, bytes(message.payload), time.time())
 
     def _fall_back_to_311(self) -> None:
         """Rebuild the client for MQTT 3.1.1; done from a helper thread, never inside paho's loop."""
@@ -226,6 +240,13 @@ class MqttConnection:
             self._connect(self._client)
 
         threading.Thread(target=swap, name="mqtt-fallback", daemon=True).start()
+
+
+def user_properties(message: paho.MQTTMessage) -> dict[str, str]:
+    """A v5 message's user properties as a dict (the last value of a repeated key wins)."""
+    properties = getattr(message, "properties", None)
+    pairs = getattr(properties, "UserProperty", None) if properties is not None else None
+    return {str(key): str(value) for key, value in pairs} if pairs else {}
 
 
 def _wait_published(info: paho.MQTTMessageInfo, timeout: float) -> None:

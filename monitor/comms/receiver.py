@@ -6,6 +6,11 @@ docs/architecture.md). In a child process (spawned, so it never imports torch) t
 a core of its own and hands raw messages over a pipe in chunks (one pickle per few milliseconds,
 ~1 µs per message). The child owns the MQTT session, the status topic and the last will; the parent
 tells it when to pause (before the drain) and when to close (publish `stopped`, disconnect).
+
+Camera frames travel beside the sensor messages, in their own chunks, to a `FrameSink` (the camera
+worker's backlog). They never wait: a frame backlog drops its oldest frame instead of blocking the
+receive loop, so a frame flood cannot stall the sensors. The child's own frame buffer follows the
+same rule and ships the number it dropped with each chunk.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections import deque
 from multiprocessing.connection import Connection
 from typing import Protocol
 
-from monitor.comms.mqtt import MqttConnection, RawMessage
+from monitor.comms.mqtt import FrameMessage, MqttConnection, RawMessage
 from monitor.ingest.inbox import Inbox
 from monitor.settings import MqttSettings
 
@@ -29,6 +34,14 @@ log = logging.getLogger(__name__)
 
 CHUNK_INTERVAL_S = 0.003  # how often the child ships what it received: bounds the added latency
 CHILD_BACKLOG_MAX = 50_000  # messages the child holds before its receive loop waits (back-pressure)
+CHILD_FRAME_BACKLOG_MAX = 256  # frames the child holds; beyond it the oldest is dropped (counted)
+
+
+class FrameSink(Protocol):
+    """Where frame messages go (the camera worker); neither call may block."""
+
+    def put(self, topic: str, payload: bytes, received_at: float, properties: dict[str, str]) -> None: ...
+    def count_dropped(self, frames: int) -> None: ...
 
 
 class Receiver(Protocol):
@@ -51,6 +64,7 @@ class ThreadReceiver:
         client_id: str,
         subscriptions: list[str],
         status_topic: str,
+        frames: FrameSink | None = None,
     ) -> None:
         self.connection = MqttConnection(
             settings,
@@ -58,6 +72,7 @@ class ThreadReceiver:
             subscriptions=subscriptions,
             on_message=inbox.put,
             status_topic=status_topic,
+            on_frame=frames.put if frames is not None else None,
         )
 
     def start(self) -> None:
@@ -87,10 +102,12 @@ class ProcessReceiver:
         client_id: str,
         subscriptions: list[str],
         status_topic: str,
+        frames: FrameSink | None = None,
     ) -> None:
         self.settings = settings
         self.inbox = inbox
-        self.args = (settings, client_id, subscriptions, status_topic)
+        self.frames = frames
+        self.args = (settings, client_id, subscriptions, status_topic, frames is not None)
         self.connected = threading.Event()
         self.paused = threading.Event()
         self.process: multiprocessing.process.BaseProcess | None = None
@@ -154,6 +171,12 @@ class ProcessReceiver:
             kind = message[0]
             if kind == "msgs":
                 self.inbox.put_many(message[1])
+            elif kind == "frames" and self.frames is not None:
+                put = self.frames.put
+                for topic, payload, received, properties in message[1]:
+                    put(topic, payload, received, properties)
+                if message[2]:
+                    self.frames.count_dropped(message[2])
             elif kind == "connected":
                 (self.connected.set if message[1] else self.connected.clear)()
             elif kind == "paused":
@@ -161,7 +184,12 @@ class ProcessReceiver:
 
 
 def _child_main(
-    settings: MqttSettings, client_id: str, subscriptions: list[str], status_topic: str, conn: Connection
+    settings: MqttSettings,
+    client_id: str,
+    subscriptions: list[str],
+    status_topic: str,
+    with_frames: bool,
+    conn: Connection,
 ) -> None:
     """The receiver process: paho loop thread → deque → shipper thread → pipe; commands from the pipe."""
     # Signals are the parent's business (it drains, then tells us to close); a process-group
@@ -169,6 +197,8 @@ def _child_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     backlog: deque[RawMessage] = deque()
+    frames: deque[FrameMessage] = deque(maxlen=CHILD_FRAME_BACKLOG_MAX)
+    dropped = [0]  # frames pushed out of `frames` since the last chunk
     send_lock = threading.Lock()
     stop_shipping = threading.Event()
 
@@ -176,6 +206,11 @@ def _child_main(
         while len(backlog) >= CHILD_BACKLOG_MAX:
             time.sleep(0.001)
         backlog.append((topic, payload, received_at))
+
+    def frame_sink(topic: str, payload: bytes, received_at: float, properties: dict[str, str]) -> None:
+        if len(frames) == CHILD_FRAME_BACKLOG_MAX:
+            dropped[0] += 1
+        frames.append((topic, payload, received_at, properties))
 
     def send(message: tuple[object, ...]) -> None:
         with send_lock:
@@ -185,13 +220,22 @@ def _child_main(
         count = len(backlog)
         if count:
             send(("msgs", [backlog.popleft() for _ in range(count)]))
+        count = len(frames)
+        if count or dropped[0]:
+            lost, dropped[0] = dropped[0], 0
+            send(("frames", [frames.popleft() for _ in range(count)], lost))
 
     def shipper() -> None:
         while not stop_shipping.wait(CHUNK_INTERVAL_S):
             ship_all()
 
     connection = MqttConnection(
-        settings, client_id=client_id, subscriptions=subscriptions, on_message=sink, status_topic=status_topic
+        settings,
+        client_id=client_id,
+        subscriptions=subscriptions,
+        on_message=sink,
+        status_topic=status_topic,
+        on_frame=frame_sink if with_frames else None,
     )
     shipping = threading.Thread(target=shipper, name="shipper", daemon=True)
     shipping.start()

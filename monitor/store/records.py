@@ -36,6 +36,26 @@ class ScoreRecord:
 
 
 @dataclass(slots=True)
+class InspectionRecord:
+    """One scored camera frame; unique per (camera, frame_key), so a redelivered frame is one row."""
+
+    camera: str
+    ts: datetime
+    frame_key: str
+    score: float
+    threshold: float
+    anomaly: bool
+    defect_area: float | None = None  # percent of the image
+    defect_count: int | None = None
+    ae_model_version: str | None = None
+    unet_model_version: str | None = None
+    sr_model_version: str | None = None
+    image_path: str | None = None
+    heatmap_path: str | None = None
+    mask_path: str | None = None
+
+
+@dataclass(slots=True)
 class ThresholdRecord:
     asset: str
     value: float

@@ -3,8 +3,8 @@
 The daemon produces ~15,000 scores a second; one INSERT per score would cost more than the scoring.
 Records queue here (thread-safe, bounded: a full queue makes `put` wait, which back-pressures the
 pipeline instead of growing memory), and the thread writes them in one transaction per batch with
-Core executemany statements. Writes are idempotent (scores ignore duplicates of (asset, ts), alerts
-are upserted by id), so retrying a batch after an error never duplicates rows. Every alert change
+Core executemany statements. Writes are idempotent (scores ignore duplicates of (asset, ts),
+inspections of (camera, frame_key), alerts are upserted by id), so retrying a batch after an error never duplicates rows. Every alert change
 writes its notification to `outbox` in the same transaction: a stored alert is always announced.
 """
 
@@ -32,14 +32,23 @@ from monitor.store.records import (
     AssetRecord,
     DeadLetterRecord,
     HeartbeatRecord,
+    InspectionRecord,
     ScoreRecord,
     ThresholdRecord,
 )
-from monitor.store.tables import Alert, Asset, DeadLetter, Heartbeat, Outbox, Threshold
+from monitor.store.tables import Alert, Asset, DeadLetter, Heartbeat, Inspection, Outbox, Threshold
 
 log = logging.getLogger(__name__)
 
-Record = ScoreRecord | ThresholdRecord | AlertRecord | DeadLetterRecord | AssetRecord | HeartbeatRecord
+Record = (
+    ScoreRecord
+    | ThresholdRecord
+    | AlertRecord
+    | DeadLetterRecord
+    | AssetRecord
+    | HeartbeatRecord
+    | InspectionRecord
+)
 PAYLOAD_HEAD_BYTES = 256
 UNKNOWN_SITE = "unknown"  # alert topic level for an asset whose site no AssetRecord has told us
 
@@ -209,7 +218,17 @@ class StoreWriter:
         self._closing = False
         self._abandon = threading.Event()
         self._counts = dict.fromkeys(
-            ("scores", "thresholds", "alerts", "outbox", "dead_letters", "assets", "heartbeats"), 0
+            (
+                "scores",
+                "inspections",
+                "thresholds",
+                "alerts",
+                "outbox",
+                "dead_letters",
+                "assets",
+                "heartbeats",
+            ),
+            0,
         ) | {"rejected": 0, "lost": 0, "batches": 0, "retries": 0}
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
@@ -388,6 +407,7 @@ class StoreWriter:
         alerts: list[AlertRecord] = []
         assets: list[AssetRecord] = []
         heartbeats: dict[str, HeartbeatRecord] = {}
+        inspections: list[dict[str, Any]] = []
         names: set[str] = set()
         for record in batch:
             if isinstance(record, ScoreRecord):
@@ -432,6 +452,9 @@ class StoreWriter:
                 assets.append(record)
             elif isinstance(record, HeartbeatRecord):
                 heartbeats[record.instance] = record
+            elif isinstance(record, InspectionRecord):
+                inspections.append(_inspection_row(record))
+                names.add(record.camera)
             else:
                 raise TypeError(f"not a store record: {type(record).__name__}")
         counts: dict[str, int] = {}
@@ -439,6 +462,11 @@ class StoreWriter:
             counts["assets"] = self._upsert_assets(conn, assets) + self._ensure_assets(conn, names)
             if scores:
                 counts["scores"] = self._insert_scores(conn, scores)
+            if inspections:
+                insert = self._insert(Inspection).on_conflict_do_nothing(
+                    index_elements=["camera", "frame_key"]
+                )
+                counts["inspections"] = max(conn.execute(insert, inspections).rowcount, 0)
             if thresholds:
                 conn.execute(sa.insert(Threshold), thresholds)
                 counts["thresholds"] = len(thresholds)
@@ -550,6 +578,17 @@ class StoreWriter:
                 )
             )
         return len(beats)
+
+
+def _inspection_row(record: InspectionRecord) -> dict[str, Any]:
+    """An inspections row; a NaN or infinite score is a record error, like for sensor scores."""
+    row = {name: getattr(record, name) for name in InspectionRecord.__slots__}  # type: ignore[attr-defined]
+    row["score"] = _checked(record.score)
+    row["threshold"] = _checked(record.threshold)
+    row["anomaly"] = bool(record.anomaly)
+    if record.defect_area is not None:
+        row["defect_area"] = _checked(record.defect_area)
+    return row
 
 
 def _describe(record: Record) -> str:

@@ -1,0 +1,96 @@
+"""Inspection artifacts on disk: the analysed image, a heatmap overlay and a mask overlay with boxes.
+
+Why files and not SQL: images are large and only some are ever looked at; the `inspections` row
+keeps their paths and retention (monitor/store/retention.py) deletes old files and clears the
+paths. Layout: `<directory>/<camera>/<YYYY-MM-DD>/<frame>_{image,heatmap,mask}.png` (UTC date of
+the frame), so an operator finds a day's frames of one camera in one folder. Which frames get
+artifacts is the camera's policy: anomalous frames and/or every Nth frame.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from models.images import to_uint8
+from monitor.settings import ArtifactPolicy
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_BOX_COLOUR = (0, 255, 0)
+_MASK_TINT = np.array([255, 0, 0], dtype=np.float32)
+_MASK_ALPHA = 0.45
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactPaths:
+    """Where one frame's files went (None for a file not written: no heatmap without the AE, …)."""
+
+    image: str
+    heatmap: str | None
+    mask: str | None
+
+
+def wanted(policy: ArtifactPolicy, anomalous: bool, frame_number: int) -> bool:
+    """Whether a frame gets artifacts: anomalous ones (if the policy says so) and every Nth frame."""
+    if anomalous and policy.anomalous:
+        return True
+    return policy.every_n > 0 and frame_number % policy.every_n == 0
+
+
+def write_artifacts(
+    directory: Path,
+    camera: str,
+    frame_key: str,
+    ts: datetime,
+    image: np.ndarray,
+    heatmap: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+    boxes: list[tuple[int, int, int, int]] | None = None,
+) -> ArtifactPaths:
+    """Write the PNGs of one analysed frame (image [H, W] in [0, 1], heatmap and mask at its size)."""
+    folder = directory / camera / ts.astimezone(UTC).strftime("%Y-%m-%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = _UNSAFE.sub("_", frame_key)[:120] or "frame"
+    gray = to_uint8(image)
+    image_path = folder / f"{stem}_image.png"
+    Image.fromarray(gray, mode="L").save(image_path)
+    heatmap_path = mask_path = None
+    if heatmap is not None:
+        heatmap_path = folder / f"{stem}_heatmap.png"
+        Image.fromarray(heatmap_overlay(gray, heatmap), mode="RGB").save(heatmap_path)
+    if mask is not None:
+        mask_path = folder / f"{stem}_mask.png"
+        mask_overlay(gray, mask, boxes or []).save(mask_path)
+    return ArtifactPaths(
+        str(image_path),
+        str(heatmap_path) if heatmap_path else None,
+        str(mask_path) if mask_path else None,
+    )
+
+
+def heatmap_overlay(gray: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """The frame in grey with the anomaly heatmap (scaled to its own max) blended in as red-yellow."""
+    heat = np.asarray(heatmap, dtype=np.float32)
+    peak = float(heat.max()) if heat.size else 0.0
+    heat = np.clip(heat / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(heat)
+    base = gray.astype(np.float32)[..., None].repeat(3, axis=2)
+    colour = np.stack([np.full_like(heat, 255.0), 255.0 * heat, np.zeros_like(heat)], axis=2)
+    alpha = (0.6 * heat)[..., None]
+    return (base * (1 - alpha) + colour * alpha + 0.5).astype(np.uint8)
+
+
+def mask_overlay(gray: np.ndarray, mask: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> Image.Image:
+    """The frame with defect pixels tinted red and a green box around each defect."""
+    rgb = gray.astype(np.float32)[..., None].repeat(3, axis=2)
+    hit = np.asarray(mask, dtype=bool)
+    rgb[hit] = rgb[hit] * (1 - _MASK_ALPHA) + _MASK_TINT * _MASK_ALPHA
+    picture = Image.fromarray((rgb + 0.5).astype(np.uint8), mode="RGB")
+    draw = ImageDraw.Draw(picture)
+    for x0, y0, x1, y1 in boxes:
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=_BOX_COLOUR)
+    return picture
