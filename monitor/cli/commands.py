@@ -36,3 +36,11 @@ from monitor.cli import models as models_cli  # noqa: E402
 
 REGISTRARS.append(db_cli.register)
 REGISTRARS.append(models_cli.register)
+
+from monitor.cli import segment as segment_cli  # noqa: E402
+
+REGISTRARS.append(segment_cli.register)
+
+from monitor.cli import upscale as upscale_cli  # noqa: E402
+
+REGISTRARS.append(upscale_cli.register)
