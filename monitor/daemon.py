@@ -6,6 +6,10 @@ schema (unless `database.auto_upgrade`), then starts the consumers before the pr
 scoring worker, notifier, scheduler, metrics, and MQTT last, so no message arrives with nobody to
 take it. Stopping runs the other way: stop reading MQTT, drain the inbox through the worker, commit
 the writer, deliver due notifications, publish `stopped`, disconnect.
+
+With `cameras` configured, frames from `<prefix>/+/+/frames` go to a camera worker (its own thread,
+bounded drop-oldest backlogs) whose models are the active image-ae, unet and sr versions of each
+camera in the registry, loaded and hot-reloaded like the sensor models.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import torch
 from sqlalchemy.engine import Engine
@@ -27,9 +32,10 @@ from monitor.commissioning import Commissioner
 from monitor.comms.mqtt import MqttConnection
 from monitor.comms.receiver import ProcessReceiver, Receiver, ThreadReceiver
 from monitor.ingest.inbox import Inbox
-from monitor.ingest.topics import sensor_subscription, status_topic
+from monitor.ingest.topics import frames_subscription, sensor_subscription, status_topic
 from monitor.metrics import Metrics
 from monitor.notify.outbox import OutboxNotifier, mqtt_sender
+from monitor.pipeline.camera_worker import MODEL_KINDS, CameraWorker
 from monitor.pipeline.worker import ScoringWorker, owns_asset
 from monitor.scheduler import MonitorScheduler
 from monitor.settings import Settings
@@ -37,6 +43,9 @@ from monitor.store.db import create_engine_for, safe_url
 from monitor.store.migrate import SchemaOutOfDate, ensure_schema_current
 from monitor.store.records import AlertRecord, ScoreRecord
 from monitor.store.writer import Record, StoreWriter
+
+if TYPE_CHECKING:
+    from monitor.pipeline.camera_worker import CameraModel
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,7 @@ class Daemon:
         self.engine: Engine | None = None
         self.writer: StoreWriter | None = None
         self.worker: ScoringWorker | None = None
+        self.cameras: CameraWorker | None = None
         self.receiver: Receiver | None = None
         self.publisher: MqttConnection | None = None
         self.notifier: OutboxNotifier | None = None
@@ -70,6 +80,7 @@ class Daemon:
         self.inbox = Inbox(settings.sensors.queue_max)
         self._watchdog: threading.Thread | None = None
         self._models: dict[str, SensorModel] = {}  # by model directory: assets sharing a model share it
+        self._camera_models: dict[str, CameraModel] = {}  # by model directory
         self._stopped = False
         self._generation = -1
 
@@ -98,9 +109,13 @@ class Daemon:
         self.worker = ScoringWorker(settings, self.inbox, self.writer, self.metrics)
         self.commissioner = Commissioner(settings, engine, self.worker.assign_model)
         self.worker.on_unmodelled = self.commissioner.collect
+        if settings.cameras:
+            self.cameras = CameraWorker(settings, self.writer, self.metrics)
         restored = self.worker.restore_windows(settings.worker.state_dir, settings.instance)
         loaded = self.reload_models()
         self.worker.start()
+        if self.cameras is not None:
+            self.cameras.start()
         self.metrics.track(lambda: len(self.inbox), lambda: self.writer.pending if self.writer else 0)
 
         prefix, client_id = settings.mqtt.topic_prefix, settings.mqtt.client_id
@@ -108,7 +123,9 @@ class Daemon:
         self.publisher.start()
         self.notifier = OutboxNotifier(engine, {"mqtt": mqtt_sender(self.publisher)})
         self.notifier.start()
-        self.scheduler = MonitorScheduler(settings, self.worker, self.writer, engine, self.reload_models)
+        self.scheduler = MonitorScheduler(
+            settings, self.worker, self.writer, engine, self.reload_models, self.cameras
+        )
         self.scheduler.start()
         try:
             self.metrics_port = self.metrics.serve(settings.metrics)
@@ -119,12 +136,16 @@ class Daemon:
             ) from exc
 
         receiver_class = ProcessReceiver if settings.mqtt.receiver == "process" else ThreadReceiver
+        subscriptions = [sensor_subscription(prefix)]
+        if self.cameras is not None:
+            subscriptions.append(frames_subscription(prefix))
         self.receiver = receiver_class(
             settings.mqtt,
             self.inbox,
             client_id,
-            [sensor_subscription(prefix)],
+            subscriptions,
             status_topic(prefix, settings.instance),
+            frames=self.cameras,
         )
         self.receiver.start()
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
@@ -159,7 +180,8 @@ class Daemon:
         worker_settings = self.settings.worker
         scoring = self.worker.model_versions()
         changed = 0
-        for entry in registry.list_versions(self.engine):
+        entries = registry.list_versions(self.engine)
+        for entry in entries:
             if not entry.active or entry.kind != "sensor":
                 continue
             if not owns_asset(entry.asset, worker_settings.index, worker_settings.count):
@@ -176,8 +198,56 @@ class Daemon:
                 continue
             self.worker.assign_model(entry.asset, model)
             changed += 1
+        if self.cameras is not None:
+            changed += self._reload_camera_models(entries)
         self._generation = generation
         return changed
+
+    def _reload_camera_models(self, entries: list[registry.ModelVersionInfo]) -> int:
+        """Hand the camera worker each configured camera's active models it does not use yet."""
+        assert self.cameras is not None
+        using = self.cameras.model_versions()
+        changed = 0
+        for entry in entries:
+            if not entry.active or entry.kind not in MODEL_KINDS or entry.asset not in self.settings.cameras:
+                continue
+            if using.get((entry.asset, entry.kind)) == entry.version:
+                continue
+            try:
+                model = self._load_camera_model(entry.kind, entry.path)
+            except Exception as exc:
+                log.error(
+                    "cannot load camera model",
+                    extra={
+                        "camera": entry.asset,
+                        "kind": entry.kind,
+                        "path": str(entry.path),
+                        "error": str(exc),
+                    },
+                )
+                continue
+            self.cameras.assign_model(entry.asset, entry.kind, model)
+            changed += 1
+        return changed
+
+    def _load_camera_model(self, kind: str, path: Path) -> CameraModel:
+        """Load (once per directory) an image-ae, unet or sr model; imported here, used only with cameras."""
+        key = str(path.resolve())
+        model = self._camera_models.get(key)
+        if model is None:
+            from models.image_ae_model import ImageAnomalyModel
+            from models.sr_model import SuperResolutionModel
+            from models.unet_model import SegmentationModel
+
+            device = self.settings.models.device
+            if kind == "image-ae":
+                model = ImageAnomalyModel.load(path, device)
+            elif kind == "unet":
+                model = SegmentationModel.load(path, device)
+            else:
+                model = SuperResolutionModel.load(path, device)
+            self._camera_models[key] = model
+        return model
 
     def _load_model(self, path: Path) -> SensorModel:
         key = str(path.resolve())
@@ -228,6 +298,8 @@ class Daemon:
             clean &= self.worker.stop(left() * 0.6)
             if clean:
                 self.worker.save_windows(self.settings.worker.state_dir, self.settings.instance)
+        if self.cameras is not None:
+            clean &= self.cameras.stop(left() * 0.5)
         if self.commissioner is not None:
             self.commissioner.close()
         if self.writer is not None:
@@ -262,12 +334,16 @@ class Daemon:
                 return
 
     def _watch(self) -> None:
-        """Restart a dead worker or notifier thread (a bug must not silently stop scoring)."""
+        """Restart a dead worker, camera worker, receiver or notifier (a bug must not silently stop scoring)."""
         while not self.stop_event.wait(WATCHDOG_PERIOD_S):
             if self.worker is not None and not self.worker.alive() and not self.stop_event.is_set():
                 log.error("scoring worker died; restarting it")
                 self.metrics.worker_restarts.inc()
                 self.worker.start()
+            if self.cameras is not None and not self.cameras.alive() and not self.stop_event.is_set():
+                log.error("camera worker died; restarting it")
+                self.metrics.worker_restarts.inc()
+                self.cameras.start()
             if self.receiver is not None and not self.receiver.alive() and not self.stop_event.is_set():
                 log.error("mqtt receiver process died; restarting it")
                 self.metrics.worker_restarts.inc()

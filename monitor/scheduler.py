@@ -1,8 +1,9 @@
 """The daemon's periodic jobs (APScheduler BackgroundScheduler).
 
-- recalibration: asks the worker to refit every detector's threshold (the worker does it between
-  batches, it owns the detectors) and the new values go to the `thresholds` history;
-- retention: roll up and delete old rows (`apply_retention`);
+- recalibration: asks the scoring worker and the camera worker to refit every detector's threshold
+  (each does it between batches, it owns its detectors); the new values go to the `thresholds`
+  history;
+- retention: roll up and delete old rows, remove old inspection artifacts (`apply_retention`);
 - heartbeat: a `heartbeats` row (written through the writer, so it also proves the writer works) and
   a log line with the counters;
 - registry poll: hot reload of newly activated model versions.
@@ -19,6 +20,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
+from monitor.pipeline.camera_worker import CameraWorker
 from monitor.pipeline.worker import ScoringWorker
 from monitor.settings import Settings
 from monitor.store.records import HeartbeatRecord
@@ -38,12 +40,14 @@ class MonitorScheduler:
         writer: StoreWriter,
         engine: Engine,
         reload_models: Callable[[], int],
+        cameras: CameraWorker | None = None,
     ) -> None:
         self.settings = settings
         self.worker = worker
         self.writer = writer
         self.engine = engine
         self.reload_models = reload_models
+        self.cameras = cameras
         self._scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
         )
@@ -69,6 +73,8 @@ class MonitorScheduler:
 
     def recalibrate(self) -> None:
         self.worker.request_recalibration()
+        if self.cameras is not None:
+            self.cameras.request_recalibration()
 
     def retention(self) -> None:
         result = apply_retention(self.engine, self.settings.retention, datetime.now(UTC))
@@ -94,4 +100,9 @@ class MonitorScheduler:
             "batches": worker.batches,
             "assets": len(worker.model_versions()),
             "rows": self.writer.counts(),
+            **(
+                {"frame_backlog": self.cameras.backlog(), "frames_dropped": self.cameras.dropped}
+                if self.cameras is not None
+                else {}
+            ),
         }

@@ -325,7 +325,7 @@ class ArtifactPolicy(Section):
 
 class CameraSettings(Section):
     models: list[Literal["ae", "unet"]] = Field(
-        default_factory=lambda: ["ae", "unet"],
+        default_factory=lambda: ["ae", "unet"],  # type: ignore[arg-type]
         title="Models",
         description="Which models score the frames: ae (anomaly score, heatmap; required: it drives "
         "the threshold and alerts) and unet (defect mask, area, count).",

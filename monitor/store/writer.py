@@ -582,7 +582,7 @@ class StoreWriter:
 
 def _inspection_row(record: InspectionRecord) -> dict[str, Any]:
     """An inspections row; a NaN or infinite score is a record error, like for sensor scores."""
-    row = {name: getattr(record, name) for name in InspectionRecord.__slots__}  # type: ignore[attr-defined]
+    row = {name: getattr(record, name) for name in InspectionRecord.__slots__}
     row["score"] = _checked(record.score)
     row["threshold"] = _checked(record.threshold)
     row["anomaly"] = bool(record.anomaly)

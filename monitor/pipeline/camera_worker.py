@@ -1,0 +1,389 @@
+"""The daemon's camera worker: frame messages in, inspection/alert/threshold records out.
+
+Frames arrive on the network thread (`put`), which only files the raw message under its camera:
+decoding, upscaling and scoring happen on this worker's own thread. Each configured camera has a
+bounded backlog (`cameras.<name>.backlog`); when frames arrive faster than they are scored the
+oldest waiting frame is dropped and counted (the newest frame is the one worth looking at), so
+memory stays bounded under any flood. Messages for cameras that are not configured share one small
+bounded queue and end as dead letters.
+
+Per batch of one camera: decode (undecodable or oversized -> dead letter), optional super-resolution
+upscale, `ImageAnomalyModel.score_images` (score + heatmap), `SegmentationModel.segment` +
+`describe_mask` (defect area, count, boxes), then the camera's `AssetDetector` (the same adaptive
+threshold and alert rule as sensors), artifacts per the camera's policy, and one `inspections` row
+per frame. Like the scoring worker, this thread owns every per-camera state; model swaps and
+recalibration are requests applied between batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+from prometheus_client import Counter, Gauge, Histogram
+
+from models.defects import describe_mask
+from monitor.artifacts import wanted, write_artifacts
+from monitor.comms.mqtt import FrameMessage
+from monitor.ingest.frames import Frame, decode_frame
+from monitor.ingest.schemas import InvalidMessage
+from monitor.ingest.topics import TopicError, parse_frames_topic
+from monitor.metrics import Metrics
+from monitor.pipeline.detector import AssetDetector
+from monitor.settings import CameraSettings, Settings
+from monitor.store.records import AlertState, AssetRecord, DeadLetterRecord, InspectionRecord
+from monitor.store.writer import PAYLOAD_HEAD_BYTES, Record, StoreWriter
+
+if TYPE_CHECKING:
+    from models.image_ae_model import ImageAnomalyModel
+    from models.sr_model import SuperResolutionModel
+    from models.unet_model import SegmentationModel
+
+    CameraModel = ImageAnomalyModel | SegmentationModel | SuperResolutionModel
+
+log = logging.getLogger(__name__)
+
+MODEL_KINDS = ("image-ae", "unet", "sr")  # registry kinds of a camera's models
+# What an alert on a camera reports as its "top channels": the defect the U-Net found.
+DEFECT_CHANNELS = ["defect_area_percent", "defect_count"]
+UNKNOWN_BACKLOG = 64  # frames of unconfigured cameras waiting to be dead-lettered
+IDLE_WAIT_S = 0.1
+
+
+@dataclass(slots=True)
+class CameraState:
+    """One camera's models, detector and frame counter (owned by the worker thread)."""
+
+    name: str
+    config: CameraSettings
+    ae: ImageAnomalyModel | None = None
+    unet: SegmentationModel | None = None
+    sr: SuperResolutionModel | None = None
+    detector: AssetDetector | None = None
+    site: str | None = None
+    frames: int = 0  # frames scored since start: the every-Nth artifact policy counts these
+    missing_logged: set[str] = field(default_factory=set)
+
+
+class CameraMetrics:
+    """The camera counters, registered in the daemon's own metrics registry."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        r = metrics.registry
+        self.received = Counter("monitor_frames_received", "Camera frames received.", registry=r)
+        self.dropped = Counter(
+            "monitor_frames_dropped", "Frames dropped (oldest first) because a backlog was full.", registry=r
+        )
+        self.scored = Counter("monitor_frames_scored", "Frames scored (one inspection row each).", registry=r)
+        self.latency = Histogram(
+            "monitor_frame_scoring_seconds",
+            "Decode + upscale + models per camera batch.",
+            registry=r,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
+        self.backlog = Gauge("monitor_frame_backlog", "Frames waiting for the camera worker.", registry=r)
+
+
+class CameraWorker:
+    """Bounded per-camera backlogs and the thread that scores them; see the module docstring."""
+
+    def __init__(self, settings: Settings, writer: StoreWriter, metrics: Metrics) -> None:
+        self.settings = settings
+        self.writer = writer
+        self.metrics = metrics
+        self.camera_metrics = CameraMetrics(metrics)
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.dropped = 0  # frames dropped by full backlogs (here and in the receiver process)
+        self.prefix = settings.mqtt.topic_prefix
+        self._queues: dict[str, deque[FrameMessage]] = {
+            name: deque(maxlen=config.backlog) for name, config in settings.cameras.items()
+        }
+        self._unknown: deque[FrameMessage] = deque(maxlen=UNKNOWN_BACKLOG)
+        self._wake = threading.Event()
+        self._cameras = {name: CameraState(name, config) for name, config in settings.cameras.items()}
+        self._requests_lock = threading.Lock()
+        self._model_requests: list[tuple[str, str, CameraModel]] = []
+        self._recalibrate = False
+        self.camera_metrics.backlog.set_function(self.backlog)
+
+    # -- network thread -------------------------------------------------------------------------
+    def put(self, topic: str, payload: bytes, received_at: float, properties: dict[str, str]) -> None:
+        """File a raw frame under its camera; never blocks, never decodes (paho's thread calls it)."""
+        parts = topic.split("/")
+        queue = self._queues.get(parts[2]) if len(parts) == 4 else None
+        if queue is None:
+            queue = self._unknown
+        if len(queue) == queue.maxlen:
+            self.count_dropped(1)
+        queue.append((topic, payload, received_at, properties))
+        self.camera_metrics.received.inc()
+        self._wake.set()
+
+    def count_dropped(self, frames: int) -> None:
+        """Frames lost to a full backlog (also called for the receiver process's own buffer)."""
+        self.dropped += frames
+        self.camera_metrics.dropped.inc(frames)
+
+    def backlog(self, camera: str | None = None) -> int:
+        """Frames waiting (of one camera, or all); never above the configured bounds."""
+        if camera is not None:
+            return len(self._queues[camera])
+        return sum(map(len, self._queues.values())) + len(self._unknown)
+
+    # -- requests from other threads, applied between batches -----------------------------------
+    def assign_model(self, camera: str, kind: str, model: CameraModel) -> None:
+        """Use `model` (kind image-ae, unet or sr) for `camera` from the next batch on."""
+        if kind not in MODEL_KINDS:
+            raise ValueError(f"unknown camera model kind {kind!r} (kinds: {', '.join(MODEL_KINDS)})")
+        if camera not in self._cameras:
+            raise ValueError(f"camera {camera!r} is not configured (cameras: {', '.join(self._cameras)})")
+        with self._requests_lock:
+            self._model_requests.append((camera, kind, model))
+
+    def request_recalibration(self) -> None:
+        """Refit every camera's threshold from its recent normal scores (scheduler job)."""
+        with self._requests_lock:
+            self._recalibrate = True
+
+    def model_versions(self) -> dict[tuple[str, str], str]:
+        """(camera, kind) -> version being used, read by the registry poll."""
+        versions = {}
+        for name, state in list(self._cameras.items()):
+            for kind, model in (("image-ae", state.ae), ("unet", state.unet), ("sr", state.sr)):
+                if model is not None:
+                    versions[(name, kind)] = model.version
+        return versions
+
+    # -- thread ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start (or, from the watchdog, restart) the worker thread."""
+        self.stop_event.clear()
+        self.thread = threading.Thread(target=self.run, name="camera-worker", daemon=True)
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def stop(self, timeout: float) -> bool:
+        """Score what is waiting (the receiver must be paused first), then end; False if time ran out."""
+        self.stop_event.set()
+        self._wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return not self.alive()
+
+    def run(self) -> None:
+        """The loop: one batch per camera in turn; an unexpected error ends it (the watchdog restarts)."""
+        try:
+            while True:
+                self._apply_requests()
+                worked = self._dead_letter_unknown()
+                for name, queue in self._queues.items():
+                    batch = _take(queue, self._cameras[name].config.batch_max)
+                    if batch:
+                        self.process(name, batch)
+                        worked = True
+                if not worked:
+                    if self.stop_event.is_set():
+                        return
+                    self._wake.wait(IDLE_WAIT_S)
+                    self._wake.clear()
+        except Exception:
+            log.exception("camera worker failed")
+
+    # -- one batch ------------------------------------------------------------------------------
+    def process(self, camera: str, messages: list[FrameMessage]) -> int:
+        """Decode, score and record one batch of a camera's frames; returns the frames scored."""
+        state = self._cameras[camera]
+        records: list[Record] = []
+        started = time.perf_counter()
+        decoded = [(m, f) for m in messages if (f := self._decode(state, m, records)) is not None]
+        scored = 0
+        if decoded:
+            missing = self._missing_models(state)
+            if missing:
+                reason = InvalidMessage("no_model", f"{camera} has no active {missing} model")
+                for message, _ in decoded:
+                    self._dead(records, message, reason)
+            else:
+                scored = self._score(state, [frame for _, frame in decoded], records)
+        self.camera_metrics.latency.observe(time.perf_counter() - started)
+        if scored:
+            self.camera_metrics.scored.inc(scored)
+        if records:
+            self.writer.put_many(records)
+        return scored
+
+    def _decode(self, state: CameraState, message: FrameMessage, records: list[Record]) -> Frame | None:
+        topic, payload, received, properties = message
+        try:
+            route = parse_frames_topic(self.prefix, topic)
+            frame = decode_frame(
+                payload,
+                properties,
+                datetime.fromtimestamp(received, UTC),
+                state.config.max_frame_bytes,
+                site=route.site,
+                camera=route.asset,
+            )
+        except TopicError as exc:
+            self._dead(records, message, InvalidMessage(str(exc)))
+            return None
+        except InvalidMessage as exc:
+            self._dead(records, message, exc)
+            return None
+        if state.site != frame.site:
+            state.site = frame.site
+            records.append(AssetRecord(name=state.name, site=frame.site, kind="camera"))
+        return frame
+
+    def _missing_models(self, state: CameraState) -> str | None:
+        """The registry kind a configured camera still lacks (frames then go to dead letters)."""
+        if state.ae is None:
+            return "image-ae"
+        if state.config.upscale is not None and state.sr is None:
+            return "sr"
+        if "unet" in state.config.models and state.unet is None:
+            return "unet"
+        return None
+
+    def _score(self, state: CameraState, frames: list[Frame], records: list[Record]) -> int:
+        """Upscale, score, segment; then the detector, artifacts and one inspection row per frame."""
+        assert state.ae is not None and state.detector is not None
+        images = [frame.image for frame in frames]
+        if state.config.upscale is not None and state.sr is not None:
+            images = state.sr.upscale(images)
+        scores, heatmaps = state.ae.score_images(images)
+        masks = state.unet.segment(images) if state.unet is not None else None
+        policy = state.config.artifacts
+        opened = 0
+        for i, frame in enumerate(frames):
+            summary = describe_mask(masks[i]) if masks is not None else None
+            defects = np.array(
+                [summary.area_percent, summary.count] if summary is not None else [0.0, 0.0],
+                dtype=np.float64,
+            )
+            observation = state.detector.observe(frame.ts, float(scores[i]), defects)
+            state.frames += 1
+            paths = None
+            if wanted(policy, observation.anomaly, state.frames):
+                paths = write_artifacts(
+                    policy.directory,
+                    state.name,
+                    frame.key,
+                    frame.ts,
+                    images[i],
+                    heatmaps[i],
+                    masks[i] if masks is not None else None,
+                    summary.boxes if summary is not None else None,
+                )
+            records.append(
+                InspectionRecord(
+                    camera=state.name,
+                    ts=frame.ts,
+                    frame_key=frame.key,
+                    score=float(scores[i]),
+                    threshold=observation.threshold,
+                    anomaly=observation.anomaly,
+                    defect_area=summary.area_percent if summary is not None else None,
+                    defect_count=summary.count if summary is not None else None,
+                    ae_model_version=state.ae.version,
+                    unet_model_version=state.unet.version if state.unet is not None else None,
+                    sr_model_version=state.sr.version if state.sr is not None else None,
+                    image_path=paths.image if paths else None,
+                    heatmap_path=paths.heatmap if paths else None,
+                    mask_path=paths.mask if paths else None,
+                )
+            )
+            alert = observation.alert
+            if alert is not None:
+                records.append(alert)
+                if alert.state == AlertState.OPEN and alert.opened_at == alert.updated_at:
+                    opened += 1
+        if opened:
+            self.metrics.alerts_opened.inc(opened)
+        return len(frames)
+
+    def _dead_letter_unknown(self) -> bool:
+        """Dead-letter the frames of cameras that are not configured; True when there were any."""
+        batch = _take(self._unknown, UNKNOWN_BACKLOG)
+        if not batch:
+            return False
+        records: list[Record] = []
+        for message in batch:
+            topic = message[0]
+            try:
+                camera = parse_frames_topic(self.prefix, topic).asset
+            except TopicError as exc:
+                self._dead(records, message, InvalidMessage(str(exc)))
+                continue
+            self._dead(records, message, InvalidMessage("unknown_camera", camera))
+        self.writer.put_many(records)
+        return True
+
+    def _dead(self, records: list[Record], message: FrameMessage, exc: InvalidMessage) -> None:
+        topic, payload, received, properties = message
+        self.metrics.invalid.labels(exc.reason).inc()
+        records.append(
+            DeadLetterRecord(
+                topic=topic,
+                reason=str(exc),
+                payload_head=payload[:PAYLOAD_HEAD_BYTES],
+                payload_size=len(payload),
+                received_at=datetime.fromtimestamp(received, UTC),
+                extra={"properties": properties} if properties else {},
+            )
+        )
+
+    # -- between batches ------------------------------------------------------------------------
+    def _apply_requests(self) -> None:
+        with self._requests_lock:
+            models, self._model_requests = self._model_requests, []
+            recalibrate, self._recalibrate = self._recalibrate, False
+        records: list[Record] = []
+        now = datetime.now(UTC)
+        for camera, kind, model in models:
+            state = self._cameras[camera]
+            if kind == "image-ae":
+                state.ae = model  # type: ignore[assignment]
+                state.detector = AssetDetector(
+                    camera,
+                    self.settings.thresholds,
+                    self.settings.alerts,
+                    state.ae.training_scores,  # type: ignore[union-attr]
+                    DEFECT_CHANNELS,
+                )
+                records.append(AssetRecord(name=camera, site=state.site, kind="camera"))
+                records.append(state.detector.threshold_record(now))
+            elif kind == "unet":
+                state.unet = model  # type: ignore[assignment]
+            else:
+                state.sr = model  # type: ignore[assignment]
+            log.info(
+                "camera model in service", extra={"camera": camera, "kind": kind, "version": model.version}
+            )
+        if recalibrate:
+            for state in self._cameras.values():
+                change = state.detector.recalibrate(now) if state.detector is not None else None
+                if change is not None:
+                    records.append(change)
+        if records:
+            self.writer.put_many(records)
+
+
+def _take(queue: deque[FrameMessage], limit: int) -> list[FrameMessage]:
+    """Up to `limit` frames from the left of a backlog (the network thread appends on the right)."""
+    taken: list[FrameMessage] = []
+    while len(taken) < limit:
+        try:
+            taken.append(queue.popleft())
+        except IndexError:
+            break
+    return taken

@@ -1,0 +1,48 @@
+"""Inspection artifacts: policy, file layout and overlays an operator can open."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from monitor.artifacts import wanted, write_artifacts
+from monitor.settings import ArtifactPolicy
+
+TS = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+
+
+def test_policy_takes_anomalous_frames_and_every_nth() -> None:
+    """Anomalous frames get artifacts when the policy says so; every_n adds a regular sample."""
+    both = ArtifactPolicy(anomalous=True, every_n=10)
+    assert wanted(both, True, 3) and wanted(both, False, 20) and not wanted(both, False, 21)
+    sample_only = ArtifactPolicy(anomalous=False, every_n=5)
+    assert not wanted(sample_only, True, 3) and wanted(sample_only, False, 5)
+    assert not wanted(ArtifactPolicy(anomalous=False, every_n=0), True, 10)
+
+
+def test_files_land_under_camera_and_date_with_overlays(tmp_path: Path) -> None:
+    """Image, heatmap and mask overlay are PNGs under <dir>/<camera>/<date>/ at the frame's size."""
+    image = np.full((32, 48), 0.5, dtype=np.float32)
+    heatmap = np.zeros_like(image)
+    heatmap[10:14, 20:30] = 1.0
+    mask = heatmap > 0
+    paths = write_artifacts(tmp_path, "cam1", "ts:2026/03/01 x", TS, image, heatmap, mask, [(20, 10, 30, 14)])
+    folder = tmp_path / "cam1" / "2026-03-01"
+    for path in (paths.image, paths.heatmap, paths.mask):
+        assert path is not None and Path(path).parent == folder
+        assert Image.open(path).size == (48, 32)
+    mask_rgb = np.asarray(Image.open(paths.mask))
+    assert mask_rgb[12, 25, 0] > mask_rgb[12, 25, 1]  # defect pixels tinted red
+    assert tuple(mask_rgb[10, 20]) == (0, 255, 0)  # box corner drawn green
+    assert tuple(mask_rgb[0, 0]) == (128, 128, 128)  # background untouched
+    heat_rgb = np.asarray(Image.open(paths.heatmap))
+    assert heat_rgb[12, 25, 0] > heat_rgb[0, 0, 0]
+
+
+def test_without_models_output_only_the_image_is_written(tmp_path: Path) -> None:
+    """No heatmap or mask given: only the analysed image, and None for the others."""
+    paths = write_artifacts(tmp_path, "cam1", "f1", TS, np.zeros((16, 16), dtype=np.float32))
+    assert Path(paths.image).exists() and paths.heatmap is None and paths.mask is None

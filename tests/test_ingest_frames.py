@@ -1,0 +1,80 @@
+"""Frame messages: binary payload with v5 properties, JSON envelope, and every rejection reason."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from models.images import encode_png
+from monitor.ingest.frames import decode_frame
+from monitor.ingest.schemas import InvalidMessage
+from monitor.simulate_frames import encode_jpeg, make_frame
+
+RECEIVED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+IMAGE = make_frame(1, 64).image
+
+
+def decode(payload: bytes, properties: dict[str, str] | None = None, max_bytes: int = 1 << 20):  # type: ignore[no-untyped-def]
+    return decode_frame(payload, properties, RECEIVED, max_bytes, site="s1", camera="cam")
+
+
+def test_png_with_user_properties_keeps_pixels_time_and_id() -> None:
+    """A PNG frame decodes losslessly; ts and frame_id come from the v5 user properties."""
+    frame = decode(encode_png(IMAGE), {"ts": "2026-03-01T11:59:59.500Z", "frame_id": "f-17"})
+    assert frame.key == "f-17"
+    assert frame.ts == datetime(2026, 3, 1, 11, 59, 59, 500000, tzinfo=UTC)
+    assert np.abs(frame.image - IMAGE).max() <= 1 / 255 + 1e-6
+    assert (frame.site, frame.camera) == ("s1", "cam")
+
+
+def test_jpeg_without_properties_uses_receive_time_and_a_content_key() -> None:
+    """Without metadata the receive time is used and the same bytes always give the same key."""
+    payload = encode_jpeg(IMAGE)
+    first, again = decode(payload), decode(payload)
+    assert first.ts == RECEIVED
+    assert first.key == again.key and first.key.startswith("sha1:")
+    assert first.image.shape == (64, 64)
+
+
+def test_json_envelope_carries_time_id_and_image() -> None:
+    """The MQTT 3.1.1 envelope {ts, frame_id, image_b64} gives the same frame as the binary form."""
+    envelope = {
+        "ts": "2026-03-01T10:00:00Z",
+        "frame_id": 42,
+        "image_b64": base64.b64encode(encode_png(IMAGE)).decode(),
+    }
+    frame = decode(json.dumps(envelope).encode())
+    assert frame.key == "42"
+    assert frame.ts == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert frame.image.shape == IMAGE.shape
+
+
+@pytest.mark.parametrize(
+    ("payload", "properties", "reason"),
+    [
+        (b"\x00garbage bytes, not an image", None, "undecodable_image"),
+        (encode_jpeg(IMAGE)[:200], None, "undecodable_image"),
+        (b'{"ts": "2026-03-01T10:00:00Z"}', None, "missing_field"),
+        (b'{"image_b64": "@@@not base64@@@"}', None, "bad_base64"),
+        (b"{not json", None, "invalid_json"),
+        (encode_png(IMAGE), {"ts": "yesterday"}, "bad_timestamp"),
+        (encode_png(np.zeros((4, 4), dtype=np.float32)), None, "bad_image_size"),
+    ],
+)
+def test_bad_frames_raise_invalid_message_with_a_reason(
+    payload: bytes, properties: dict[str, str] | None, reason: str
+) -> None:
+    """Garbage, truncated JPEG, broken envelopes and tiny images are rejected with a stable reason."""
+    with pytest.raises(InvalidMessage, match=f"^{reason}") as info:
+        decode(payload, properties)
+    assert info.value.reason == reason
+
+
+def test_oversized_frame_is_rejected_before_decoding() -> None:
+    """A payload above the camera's limit is refused without touching the image decoder."""
+    with pytest.raises(InvalidMessage, match=r"oversized: \d+ bytes > 100"):
+        decode(encode_png(IMAGE), max_bytes=100)
