@@ -35,6 +35,10 @@ def mqtt_sender(connection: MqttConnection, timeout_s: float = 5.0) -> Sender:
     """Publish QoS 1 to the row's target topic and wait for the broker's acknowledgement."""
 
     def send(target: str, payload: str) -> None:
+        # Publishing while disconnected would queue the message inside paho and, after a timeout
+        # here, publish it a second time on the retry: wait for the connection instead.
+        if not connection.connected.wait(timeout_s):
+            raise DeliveryError(f"not connected to the broker within {timeout_s:g}s")
         info = connection.publish(target, payload, qos=1)
         if info.rc != 0:
             raise DeliveryError(f"publish refused (paho rc {info.rc})")
