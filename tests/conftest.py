@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 POSTGRES_URL = os.environ.get(
     "MONITOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -88,6 +89,18 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """Each database-backed test runs against both SQLite and PostgreSQL."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on a freshly migrated database (each backend in turn)."""
+    from monitor.store import migrate
+    from monitor.store.db import create_engine_for
+
+    migrate.upgrade(database_url)
+    engine = create_engine_for(database_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from monitor import registry
-from monitor.store import migrate
-from monitor.store.db import create_engine_for, session_factory
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    migrate.upgrade(database_url)
-    engine = create_engine_for(database_url)
-    yield engine
-    engine.dispose()
+from monitor.store.db import session_factory
 
 
 def card(version: str | None = None, f1: float = 0.8) -> dict[str, object]:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.settings import RetentionSettings
-from monitor.store import migrate
-from monitor.store.db import create_engine_for
 from monitor.store.records import DeadLetterRecord, ScoreRecord
 from monitor.store.retention import apply_retention
 from monitor.store.tables import Asset, DeadLetter, Inspection, Score, ScoreRollup
@@ -21,14 +17,6 @@ from monitor.store.writer import StoreWriter
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=40)  # older than the 30 days kept
 SETTINGS = RetentionSettings(raw_scores_days=30, dead_letters_days=30, artifacts_days=30)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    migrate.upgrade(database_url)
-    engine = create_engine_for(database_url)
-    yield engine
-    engine.dispose()
 
 
 def write(engine: Engine, *records: ScoreRecord | DeadLetterRecord) -> None:

@@ -34,14 +34,6 @@ T0 = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    migrate.upgrade(database_url)
-    engine = create_engine_for(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def writer(engine: Engine) -> Iterator[StoreWriter]:
     settings = Settings(database={"url": "sqlite://", "write_interval_s": 0.01})
     writer = StoreWriter.from_settings(engine, settings)
