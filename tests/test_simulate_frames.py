@@ -19,7 +19,7 @@ def test_normal_frame_has_an_empty_mask() -> None:
     """A frame without defects has no ground-truth defect pixels."""
     frame = make_frame(0, 64)
     assert frame.mask.dtype == bool and not frame.mask.any() and frame.defects == ()
-    assert 0.0 <= frame.image.min() and frame.image.max() <= 1.0
+    assert frame.image.min() >= 0.0 and frame.image.max() <= 1.0
 
 
 @pytest.mark.parametrize("kind", DEFECT_KINDS)

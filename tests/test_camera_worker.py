@@ -1,0 +1,163 @@
+"""The camera worker: frames in -> inspections, artifacts, alerts; bad frames; bounded backlog."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from camera_helpers import DEFECTS, SIZE, camera_settings, tiny_camera_models
+from daemon_helpers import count, query
+
+from models.images import encode_png
+from monitor.metrics import Metrics
+from monitor.pipeline.camera_worker import CameraWorker
+from monitor.settings import Settings
+from monitor.simulate_frames import encode_jpeg, low_resolution, make_frame
+from monitor.store.db import create_engine_for
+from monitor.store.migrate import upgrade
+from monitor.store.writer import StoreWriter
+
+PREFIX = "plant"
+TOPIC = f"{PREFIX}/site1/cam1/frames"
+
+
+def make_settings(tmp_path: Path, url: str, **camera: object) -> Settings:
+    """A camera whose threshold is the highest normal training score and alerts after 2 of 3."""
+    artifacts = {"directory": tmp_path / "artifacts", "anomalous": True, "every_n": 0}
+    return Settings(
+        database={"url": url},
+        thresholds={"method": "quantile", "quantile": {"q": 0.99, "margin": 1.0}},
+        alerts={"k": 2, "n": 3, "resolve_after": 2},
+        cameras={"cam1": camera_settings(artifacts=artifacts, **camera)},
+    )
+
+
+@pytest.fixture
+def writer(database_url: str) -> Iterator[StoreWriter]:
+    upgrade(database_url)
+    engine = create_engine_for(database_url)
+    writer = StoreWriter(engine, interval_s=0.02)
+    yield writer
+    writer.close(10)
+    engine.dispose()
+
+
+def worker_for(settings: Settings, writer: StoreWriter, sr: bool = False) -> CameraWorker:
+    models = tiny_camera_models()
+    worker = CameraWorker(settings, writer, Metrics())
+    worker.assign_model("cam1", "image-ae", models.ae)
+    worker.assign_model("cam1", "unet", models.unet)
+    if sr:
+        worker.assign_model("cam1", "sr", models.sr)
+    worker._apply_requests()
+    return worker
+
+
+def message(i: int, payload: bytes) -> tuple[str, bytes, float, dict[str, str]]:
+    return (TOPIC, payload, time.time(), {"frame_id": f"f{i:04d}", "ts": f"2026-03-01T10:00:{i % 60:02d}Z"})
+
+
+def test_frames_become_inspections_and_an_injected_defect_raises_an_alert(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """Normal frames are not anomalous; a run of defective frames opens an alert with artifacts."""
+    worker = worker_for(make_settings(tmp_path, database_url), writer)
+    normal = [message(i, encode_png(make_frame(1000 + i, SIZE).image)) for i in range(6)]
+    defective = [message(10 + i, encode_png(make_frame(2000 + i, SIZE, DEFECTS).image)) for i in range(4)]
+    assert worker.process("cam1", normal) == 6
+    assert worker.process("cam1", defective) == 4
+    assert writer.flush(10)
+    rows = query(
+        database_url,
+        "SELECT frame_key, anomaly, defect_area, defect_count, image_path, mask_path, ae_model_version "
+        "FROM inspections ORDER BY frame_key",
+    )
+    assert len(rows) == 10
+    assert not any(row.anomaly for row in rows[:6])
+    assert all(row.image_path is None for row in rows[:6])  # policy: anomalous frames only
+    flagged = [row for row in rows[6:] if row.anomaly]
+    assert flagged and all(Path(row.image_path).exists() and Path(row.mask_path).exists() for row in flagged)
+    assert max(row.defect_area for row in rows[6:]) > max(row.defect_area for row in rows[:6])
+    assert rows[0].ae_model_version == tiny_camera_models().ae.version
+    alerts = query(database_url, "SELECT asset, state, top_channels FROM alerts")
+    assert [(a.asset, a.state) for a in alerts] == [("cam1", "open")]
+    assert count(database_url, "assets", "name = 'cam1' AND kind = 'camera'") == 1
+
+
+def test_redelivered_frame_is_stored_once(tmp_path: Path, database_url: str, writer: StoreWriter) -> None:
+    """The same frame id delivered twice leaves one inspections row."""
+    worker = worker_for(make_settings(tmp_path, database_url), writer)
+    frame = message(1, encode_png(make_frame(5, SIZE).image))
+    worker.process("cam1", [frame])
+    worker.process("cam1", [frame])
+    assert writer.flush(10)
+    assert count(database_url, "inspections") == 1
+
+
+def test_bad_images_go_to_dead_letters_and_later_frames_are_scored(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """Garbage, truncated JPEG and oversized frames are dead letters; the good frames around them are scored."""
+    worker = worker_for(make_settings(tmp_path, database_url, max_frame_bytes=20_000), writer)
+    good = encode_png(make_frame(3, SIZE).image)
+    batch = [
+        message(1, good),
+        message(2, b"garbage bytes"),
+        message(3, encode_jpeg(make_frame(4, SIZE).image)[:150]),
+        message(4, b"\x89PNG" + bytes(30_000)),
+        message(5, good),
+    ]
+    assert worker.process("cam1", batch) == 2
+    assert writer.flush(10)
+    reasons = sorted(
+        row.reason.split(":")[0] for row in query(database_url, "SELECT reason FROM dead_letters")
+    )
+    assert reasons == ["oversized", "undecodable_image", "undecodable_image"]
+    assert count(database_url, "inspections") == 2
+
+
+def test_low_resolution_camera_is_upscaled_before_scoring(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """With upscale 4 a 16x16 frame is scored at 64x64 and the stored image is the upscaled one."""
+    settings = make_settings(tmp_path, database_url, upscale=4)
+    settings.cameras["cam1"].artifacts.every_n = 1
+    worker = worker_for(settings, writer, sr=True)
+    low = low_resolution(make_frame(8, SIZE).image, 4)
+    assert worker.process("cam1", [message(1, encode_png(low))]) == 1
+    assert writer.flush(10)
+    (row,) = query(database_url, "SELECT image_path, sr_model_version FROM inspections")
+    assert row.sr_model_version == tiny_camera_models().sr.version
+    from PIL import Image
+
+    assert Image.open(row.image_path).size == (SIZE, SIZE)
+
+
+def test_frames_without_models_or_camera_config_are_dead_letters(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """A configured camera without an active model and an unconfigured camera both dead-letter."""
+    worker = CameraWorker(make_settings(tmp_path, database_url), writer, Metrics())
+    worker.process("cam1", [message(1, encode_png(make_frame(1, SIZE).image))])
+    worker.put(f"{PREFIX}/site1/other/frames", b"x", time.time(), {})
+    worker._dead_letter_unknown()
+    assert writer.flush(10)
+    reasons = sorted(row.reason for row in query(database_url, "SELECT reason FROM dead_letters"))
+    assert reasons == ["no_model: cam1 has no active image-ae model", "unknown_camera: other"]
+
+
+def test_backlog_drops_the_oldest_frames_and_counts_them(tmp_path: Path, sqlite_url: str) -> None:
+    """A flood into a stopped worker keeps only `backlog` newest frames and counts the rest."""
+    upgrade(sqlite_url)
+    engine = create_engine_for(sqlite_url)
+    writer = StoreWriter(engine)
+    worker = CameraWorker(make_settings(tmp_path, sqlite_url, backlog=5), writer, Metrics())
+    for i in range(100):
+        worker.put(TOPIC, b"frame", time.time(), {"frame_id": str(i)})
+        assert worker.backlog("cam1") <= 5
+    assert worker.dropped == 95
+    assert [m[3]["frame_id"] for m in worker._queues["cam1"]] == ["95", "96", "97", "98", "99"]
+    writer.close(5)
+    engine.dispose()
