@@ -44,3 +44,7 @@ REGISTRARS.append(segment_cli.register)
 from monitor.cli import upscale as upscale_cli  # noqa: E402
 
 REGISTRARS.append(upscale_cli.register)
+
+from monitor.cli import image_ae as image_ae_cli  # noqa: E402
+
+REGISTRARS.append(image_ae_cli.register)

@@ -1,0 +1,167 @@
+"""A trained image autoencoder ready to score: the module, the working resolution, how its error map
+becomes a heatmap and a score, and the scores of the normal training images.
+
+The one image scoring path: the daemon, `monitor score image-ae` and the evaluation script all call
+`ImageAnomalyModel.score_images`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.card import ModelCardError, ModelFiles, load_model_dir, save_model_dir
+from models.image_ae import ImageAE, ImageAEConfig, blur, error_map
+from models.images import pad_to_multiple
+from models.sensor_model import state_version
+from models.training import autocast, resolve_device
+
+KIND = "image-ae"
+CARD_FORMAT = 1
+SCORE_BATCH = 16  # images per forward pass: bounds memory when a whole folder is scored
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringConfig:
+    """How images enter the model and how its error map becomes a heatmap and one score.
+
+    `size`: the longer image side is resized to this many pixels (aspect kept), a fixed scale per
+    camera that bounds the cost for large frames. `smooth_sigma`: Gaussian smoothing of the error
+    map in working pixels, so that a defect's errors add up while single-pixel noise does not.
+    `top_fraction`: the score is the mean of this share of the highest heatmap pixels, small enough
+    for a defect of a few pixels to dominate it, large enough not to be one noisy pixel.
+    """
+
+    size: int = 256
+    ssim_weight: float = 0.85
+    smooth_sigma: float = 2.0
+    top_fraction: float = 0.002
+
+    def __post_init__(self) -> None:
+        if self.size < 16:
+            raise ValueError(f"size must be at least 16 pixels, got {self.size}")
+        if not 0.0 <= self.ssim_weight <= 1.0 or not 0.0 < self.top_fraction <= 1.0:
+            raise ValueError("ssim_weight must lie in [0, 1] and top_fraction in (0, 1]")
+
+    def working_shape(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """(height, width) at which an image of `shape` is scored: longer side = size."""
+        height, width = shape[:2]
+        factor = self.size / max(height, width)
+        return max(1, round(height * factor)), max(1, round(width * factor))
+
+
+def to_working(image: np.ndarray, config: ScoringConfig) -> torch.Tensor:
+    """A float image [H, W] as a [1, 1, h, w] tensor at the working resolution (area/bilinear)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
+    shape = config.working_shape(image.shape)
+    if shape == tuple(image.shape):
+        return tensor
+    mode = "area" if shape[0] < image.shape[0] else "bilinear"
+    return F.interpolate(tensor, size=shape, mode=mode).clamp_(0.0, 1.0)
+
+
+class ImageAnomalyModel:
+    """Scores grayscale images: an anomaly heatmap per pixel and one score per image."""
+
+    kind = KIND
+
+    def __init__(
+        self,
+        module: ImageAE,
+        scoring: ScoringConfig,
+        training_scores: np.ndarray,
+        card: dict[str, Any],
+        device: str = "auto",
+    ) -> None:
+        self.device = resolve_device(device)
+        self.module = module.to(self.device).eval()
+        self.scoring = scoring
+        self.training_scores = np.asarray(training_scores, dtype=np.float64)
+        self.version = state_version(module.state_dict())
+        self.card = {**card, "kind": KIND, "format": CARD_FORMAT, "version": self.version}
+
+    @property
+    def threshold(self) -> float | None:
+        """The calibrated threshold stored in the card, when there is one."""
+        calibration = self.card.get("threshold_calibration")
+        return None if calibration is None else float(calibration["value"])
+
+    def score_images(self, images: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Score float images [H, W] in [0, 1]; return scores [B] and heatmaps at each input's size.
+
+        Images of one working shape are batched together (a camera's frames all are).
+        """
+        scores = np.zeros(len(images), dtype=np.float64)
+        heatmaps: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(images)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, image in enumerate(images):
+            if image.ndim != 2:
+                raise ValueError(f"images must be grayscale [H, W], got shape {list(image.shape)}")
+            groups.setdefault(self.scoring.working_shape(image.shape), []).append(index)
+        for members in groups.values():
+            for start in range(0, len(members), SCORE_BATCH):
+                chunk = members[start : start + SCORE_BATCH]
+                batch = torch.cat([to_working(images[i], self.scoring) for i in chunk])
+                maps = self.heatmaps(batch)
+                scores[chunk] = self.image_scores(maps).cpu().numpy()
+                for i, heatmap in zip(chunk, maps, strict=True):
+                    full = F.interpolate(heatmap[None], size=images[i].shape, mode="bilinear")
+                    heatmaps[i] = full[0, 0].cpu().numpy().astype(np.float32)
+        return scores, heatmaps
+
+    def heatmaps(self, batch: torch.Tensor) -> torch.Tensor:
+        """Smoothed error maps [B, 1, h, w] of a working-resolution batch [B, 1, h, w]."""
+        with torch.inference_mode():
+            x = batch.to(self.device)
+            padded, (height, width) = pad_to_multiple(x, self.module.config.stride)
+            with autocast(self.device):
+                reconstruction = self.module(padded)
+            reconstruction = reconstruction.float()[..., :height, :width]
+            errors = error_map(x, reconstruction, self.scoring.ssim_weight)
+            return blur(errors, self.scoring.smooth_sigma)
+
+    def image_scores(self, maps: torch.Tensor) -> torch.Tensor:
+        """Mean of the top `top_fraction` of each heatmap's pixels, [B]."""
+        flat = maps.flatten(1)
+        k = max(1, round(self.scoring.top_fraction * flat.shape[1]))
+        return flat.topk(k, dim=1).values.mean(dim=1).double()
+
+    def save(self, directory: Path) -> None:
+        """Write the model directory (weights, training scores, card with hashes)."""
+        card = {
+            **self.card,
+            "inputs": {"channels": 1, "mode": "L", "size": self.scoring.size},
+            "architecture": self.module.config.to_dict(),
+            "scoring": asdict(self.scoring),
+        }
+        state = {name: tensor.detach().cpu() for name, tensor in self.module.state_dict().items()}
+        files = ModelFiles(card=card, state_dict=state, arrays={"training_scores": self.training_scores})
+        self.card = save_model_dir(directory, files)
+
+    @classmethod
+    def load(cls, directory: Path, device: str = "auto") -> ImageAnomalyModel:
+        """Load and verify a model directory written by `save`; ModelCardError says what is wrong."""
+        files = load_model_dir(directory, KIND)
+        card = files.card
+        try:
+            module = ImageAE(ImageAEConfig.from_dict(card["architecture"]))
+            module.load_state_dict(files.state_dict)
+            model = cls(
+                module,
+                scoring=ScoringConfig(**card["scoring"]),
+                training_scores=files.arrays["training_scores"],
+                card=card,
+                device=device,
+            )
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ModelCardError(f"{directory}: model card and weights do not fit together: {exc}") from exc
+        if model.version != card.get("version"):
+            raise ModelCardError(
+                f"{directory}: weights are version {model.version}, card says {card.get('version')}"
+            )
+        return model

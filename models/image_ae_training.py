@@ -1,0 +1,225 @@
+"""Training the image autoencoder on normal images only: random patches with inspection-safe
+augmentation, SSIM + L1 loss, best-epoch selection on held-out whole images, and a checkpoint after
+every epoch so that an interrupted run resumes where it stopped.
+
+Augmentation is limited to what a camera really varies: flips (tiles have no preferred
+orientation), position (random crops), brightness and contrast. Nothing that paints defect-like
+marks, blurs or rotates texture into new patterns, which would teach the model to reconstruct them.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.checkpoint import Checkpoint
+from models.image_ae import ImageAE, ImageAEConfig, reconstruction_loss
+from models.image_ae_model import ImageAnomalyModel, ScoringConfig, to_working
+from models.images import pad_to_multiple
+from models.training import EpochReport, ProgressCallback, autocast, resolve_device, seed_everything
+
+BRIGHTNESS_JITTER = 0.08  # added to every pixel, in [0, 1] units
+CONTRAST_JITTER = 0.15  # relative gain around the patch mean
+
+
+@dataclass(frozen=True, slots=True)
+class ImageTrainConfig:
+    """What to train and for how long; `patch`-sized crops, `patches_per_image` per image per epoch."""
+
+    architecture: ImageAEConfig = field(default_factory=ImageAEConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    epochs: int = 40
+    patience: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patch: int = 64
+    patches_per_image: int = 16
+    val_fraction: float = 0.15
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.patches_per_image < 1:
+            raise ValueError("epochs, batch_size and patches_per_image must be at least 1")
+        if self.patch < self.architecture.stride or self.patch % self.architecture.stride:
+            raise ValueError(f"patch must be a multiple of the model stride {self.architecture.stride}")
+
+    def identity(self) -> dict[str, Any]:
+        """What a checkpoint must match to be resumed (everything but the epoch budget and device)."""
+        values = asdict(self)
+        values["architecture"] = self.architecture.to_dict()
+        for name in ("epochs", "patience", "device"):
+            values.pop(name)
+        return values
+
+
+def _at_least(image: torch.Tensor, size: int) -> torch.Tensor:
+    """Pad [1, h, w] (replicate) so both sides are at least `size`: small images still give patches."""
+    pad_h, pad_w = max(0, size - image.shape[-2]), max(0, size - image.shape[-1])
+    if pad_h or pad_w:
+        image = F.pad(image[None], (0, pad_w, 0, pad_h), mode="replicate")[0]
+    return image
+
+
+def sample_patches(
+    images: list[torch.Tensor], config: ImageTrainConfig, generator: torch.Generator
+) -> torch.Tensor:
+    """One epoch of augmented random crops [N, 1, patch, patch] from working-resolution images."""
+    size = config.patch
+    patches = []
+    for image in images:
+        height, width = image.shape[-2:]
+        tops = torch.randint(0, height - size + 1, (config.patches_per_image,), generator=generator)
+        lefts = torch.randint(0, width - size + 1, (config.patches_per_image,), generator=generator)
+        patches += [
+            image[:, top : top + size, left : left + size] for top, left in zip(tops, lefts, strict=True)
+        ]
+    batch = torch.stack(patches)
+    count = len(batch)
+    flip_h = torch.rand(count, generator=generator) < 0.5
+    flip_v = torch.rand(count, generator=generator) < 0.5
+    batch[flip_h] = batch[flip_h].flip(-1)
+    batch[flip_v] = batch[flip_v].flip(-2)
+    gain = 1.0 + CONTRAST_JITTER * (2 * torch.rand(count, 1, 1, 1, generator=generator) - 1)
+    offset = BRIGHTNESS_JITTER * (2 * torch.rand(count, 1, 1, 1, generator=generator) - 1)
+    mean = batch.mean(dim=(1, 2, 3), keepdim=True)
+    return ((batch - mean) * gain + mean + offset).clamp_(0.0, 1.0)
+
+
+def _split(count: int, fraction: float, generator: torch.Generator) -> tuple[list[int], list[int]]:
+    """Train and validation indices; with a single image it serves as both."""
+    order = torch.randperm(count, generator=generator).tolist()
+    n_val = min(count - 1, max(1, round(count * fraction))) if count > 1 else 0
+    val = sorted(order[:n_val]) or order
+    return sorted(order[n_val:]), val
+
+
+def _val_loss(
+    module: ImageAE, images: list[torch.Tensor], config: ImageTrainConfig, device: torch.device
+) -> float:
+    """Mean loss over whole validation images: the model is judged as it will be used."""
+    module.eval()
+    total = 0.0
+    with torch.inference_mode(), autocast(device):
+        for image in images:
+            x, (height, width) = pad_to_multiple(image[None].to(device), module.config.stride)
+            reconstruction = module(x).float()[..., :height, :width]
+            total += float(
+                reconstruction_loss(reconstruction, x[..., :height, :width], config.scoring.ssim_weight)
+            )
+    return total / len(images)
+
+
+def train_image_ae(
+    images: list[np.ndarray],
+    config: ImageTrainConfig,
+    progress: ProgressCallback | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> ImageAnomalyModel:
+    """Train on normal grayscale images [H, W] in [0, 1] and return the model of the best epoch.
+
+    With a checkpoint that holds a finished epoch of the same configuration, training continues at
+    the next epoch; the checkpoint is updated after every epoch (the caller removes it when done).
+    """
+    if not images:
+        raise ValueError("no training images")
+    device = resolve_device(config.device)
+    generator = seed_everything(config.seed)
+    working = [to_working(image, config.scoring)[0] for image in images]
+    train_index, val_index = _split(len(working), config.val_fraction, generator)
+    train_images = [_at_least(working[i], config.patch) for i in train_index]
+    val_images = [working[i] for i in val_index]
+
+    module = ImageAE(config.architecture).to(device)
+    optimiser = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
+    use_scaler = device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+    best_loss, best_epoch, best_state = float("inf"), 0, copy.deepcopy(module.state_dict())
+    start_epoch = 1
+    resumed = checkpoint.load() if checkpoint is not None else None
+    if resumed is not None:
+        finished, states = resumed
+        if states["extra"]["identity"] != config.identity():
+            raise ValueError(
+                f"{checkpoint.path if checkpoint else ''}: checkpoint is from another training configuration; "
+                "delete it or use another output folder"
+            )
+        module.load_state_dict(states["module"])
+        optimiser.load_state_dict(states["optimiser"])
+        best_state = states["best"]
+        best_loss, best_epoch = float(states["extra"]["best_loss"]), int(states["extra"]["best_epoch"])
+        generator.set_state(states["extra"]["generator"])
+        start_epoch = finished + 1
+
+    for epoch in range(start_epoch, config.epochs + 1):
+        if epoch - best_epoch > config.patience:
+            break
+        started = time.perf_counter()
+        module.train()
+        patches = sample_patches(train_images, config, generator)
+        order = torch.randperm(len(patches), generator=generator)
+        train_sum = 0.0
+        for start in range(0, len(patches), config.batch_size):
+            batch = patches[order[start : start + config.batch_size]].to(device)
+            optimiser.zero_grad(set_to_none=True)
+            with autocast(device):
+                reconstruction = module(batch)
+            loss = reconstruction_loss(reconstruction.float(), batch, config.scoring.ssim_weight)
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
+            train_sum += float(loss.detach()) * len(batch)
+        val_loss = _val_loss(module, val_images, config, device)
+        improved = val_loss < best_loss
+        if improved:
+            best_loss, best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(module.state_dict())
+        if checkpoint is not None:
+            extra = {
+                "identity": config.identity(),
+                "best_loss": best_loss,
+                "best_epoch": best_epoch,
+                "generator": generator.get_state(),
+            }
+            checkpoint.save(
+                epoch,
+                {
+                    "module": module.state_dict(),
+                    "optimiser": optimiser.state_dict(),
+                    "best": best_state,
+                    "extra": extra,
+                },
+            )
+        if progress is not None:
+            progress(
+                EpochReport(
+                    epoch=epoch,
+                    epochs=config.epochs,
+                    train_loss=train_sum / len(patches),
+                    val_loss=val_loss,
+                    seconds=time.perf_counter() - started,
+                    best=improved,
+                )
+            )
+
+    module.load_state_dict(best_state)
+    module.eval()
+    card = {
+        "training": {
+            "images": len(images),
+            "validation_images": len(val_index),
+            "best_epoch": best_epoch,
+            "best_val_loss": best_loss,
+            "config": config.identity(),
+            "training_scores": "all training images (train and validation split)",
+        }
+    }
+    model = ImageAnomalyModel(module.cpu(), config.scoring, np.zeros(0), card, device=config.device)
+    model.training_scores, _ = model.score_images(images)
+    return model

@@ -1,0 +1,151 @@
+"""`monitor train image-ae` and `monitor score image-ae`: train the image autoencoder on a folder of
+normal images, and score a folder into `file,score,anomaly` with the card's calibrated threshold."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from models.card import ModelCardError
+from models.checkpoint import Checkpoint
+from models.image_ae_model import ImageAnomalyModel, ScoringConfig
+from models.image_ae_training import ImageTrainConfig, train_image_ae
+from models.images import list_images, load_gray
+from models.training import EpochReport
+from monitor.cli.main import UsageError
+from monitor.cli.sensor import Subparsers, command_group
+from monitor.settings import Settings, load_settings
+from monitor.thresholds import MIN_FIT_SCORES, make_threshold
+
+SCORE_CHUNK = 32  # images read and scored at a time: bounds memory for large folders
+
+
+def register(subparsers: Subparsers) -> None:
+    defaults = ImageTrainConfig()
+    train = command_group(subparsers, "train", "train a model").add_parser(
+        "image-ae", help="train an image autoencoder on normal (defect-free) images"
+    )
+    train.add_argument("--images", type=Path, required=True, help="folder of normal images")
+    train.add_argument("--out", type=Path, required=True, help="model directory (resumes its checkpoint)")
+    train.add_argument(
+        "--epochs", type=int, default=defaults.epochs, help=f"most epochs (default {defaults.epochs})"
+    )
+    train.add_argument(
+        "--size",
+        type=int,
+        default=defaults.scoring.size,
+        help="longer image side in working pixels (default 256)",
+    )
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: models.device")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--config", type=Path, help="config file (models, thresholds)")
+    train.set_defaults(handler=_train)
+
+    score = command_group(subparsers, "score", "score data with a model").add_parser(
+        "image-ae", help="score a folder of images: file,score,anomaly per image"
+    )
+    score.add_argument("--model", type=Path, required=True, help="model directory")
+    score.add_argument("--images", type=Path, required=True, help="folder of images to score")
+    score.add_argument("--out", type=Path, required=True, help="CSV to write")
+    score.add_argument("--config", type=Path, help="config file (models.device)")
+    score.set_defaults(handler=_score)
+
+
+def _images(directory: Path) -> list[Path]:
+    try:
+        return list_images(directory)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _load(path: Path) -> np.ndarray:
+    try:
+        return load_gray(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _print_epoch(report: EpochReport) -> None:
+    marker = " *" if report.best else ""
+    print(
+        f"epoch {report.epoch:3d}/{report.epochs}  train {report.train_loss:.5f}  "
+        f"val {report.val_loss:.5f}  {report.seconds:.2f}s{marker}",
+        flush=True,
+    )
+
+
+def _train(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    if args.epochs < 1 or args.size < 16:
+        raise UsageError("--epochs must be at least 1 and --size at least 16")
+    paths = _images(args.images)
+    config = ImageTrainConfig(
+        scoring=replace(ScoringConfig(), size=args.size),
+        epochs=args.epochs,
+        seed=args.seed,
+        device=args.device or settings.models.device,
+    )
+    checkpoint = Checkpoint.in_folder(args.out)
+    try:
+        resumed = checkpoint.load()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if resumed is not None:
+        print(f"resuming from {checkpoint.path} after epoch {resumed[0]}")
+    print(f"training on {len(paths)} images from {args.images} at {args.size} px")
+    try:
+        model = train_image_ae([_load(path) for path in paths], config, _print_epoch, checkpoint)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    model.card["threshold_calibration"] = _calibration(model.training_scores, settings)
+    model.card["training"]["source"] = str(args.images)
+    model.save(args.out)
+    checkpoint.remove()
+    calibration = model.card["threshold_calibration"]
+    print(
+        f"model {model.version} written to {args.out} (threshold {calibration['method']} {calibration['value']:.5g})"
+    )
+    return 0
+
+
+def _calibration(scores: np.ndarray, settings: Settings) -> dict[str, object]:
+    """The initial threshold from the training images' scores by the configured strategy.
+
+    With fewer images than a strategy can estimate from, the highest training score stands in
+    (and the card says so): the daemon recalibrates from live scores anyway.
+    """
+    if len(scores) < MIN_FIT_SCORES:
+        return {"method": "max", "value": float(scores.max()), "parameters": {"count": len(scores)}}
+    strategy = make_threshold(settings.thresholds)
+    strategy.fit(scores)
+    return {"method": strategy.name, "value": strategy.value, "parameters": strategy.parameters()}
+
+
+def _score(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    paths = _images(args.images)
+    try:
+        model = ImageAnomalyModel.load(args.model, device=settings.models.device)
+    except ModelCardError as exc:
+        raise UsageError(str(exc)) from exc
+    threshold = model.threshold
+    if threshold is None:
+        raise UsageError(f"{args.model}: the card holds no threshold calibration")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    flagged = 0
+    with args.out.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "score", "anomaly"])
+        for start in range(0, len(paths), SCORE_CHUNK):
+            chunk = paths[start : start + SCORE_CHUNK]
+            scores, _ = model.score_images([_load(path) for path in chunk])
+            for path, score in zip(chunk, scores, strict=True):
+                anomaly = int(score > threshold)
+                flagged += anomaly
+                writer.writerow([path.name, f"{score:.6g}", anomaly])
+    print(f"{len(paths)} images scored, {flagged} flagged (threshold {threshold:.5g}); written to {args.out}")
+    return 0

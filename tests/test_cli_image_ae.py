@@ -1,0 +1,101 @@
+"""`monitor train image-ae` / `monitor score image-ae` round trip and their one-line errors."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.checkpoint import Checkpoint
+from models.image_ae_model import ScoringConfig
+from models.image_ae_training import ImageTrainConfig, train_image_ae
+from models.images import list_images, load_gray, save_png
+from monitor.cli.main import main
+
+
+def write_textures(folder: Path, count: int, seed: int, size: int = 48) -> Path:
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:size, 0:size]
+    for index in range(count):
+        stripes = 0.1 * np.sin(2 * np.pi * (rows + cols) / 10 + rng.uniform(0, 6.3))
+        save_png(folder / f"img_{index:02d}.png", 0.5 + stripes + 0.02 * rng.standard_normal((size, size)))
+    return folder
+
+
+def test_train_then_score_writes_file_score_anomaly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Training prints progress and writes a model dir without checkpoint; scoring writes one row per image."""
+    images = write_textures(tmp_path / "normal", 5, seed=0)
+    model = tmp_path / "model"
+    argv = ["train", "image-ae", "--images", str(images), "--out", str(model), "--size", "64"]
+    assert main([*argv, "--epochs", "2", "--device", "cpu"]) == 0
+    output = capsys.readouterr().out
+    assert "epoch   1/2" in output and "written to" in output
+    assert {p.name for p in model.iterdir()} == {"card.json", "weights.pt", "training_scores.npy"}
+
+    to_score = write_textures(tmp_path / "new", 3, seed=1)
+    (to_score / "notes.txt").write_text("not an image")
+    out = tmp_path / "out" / "scores.csv"
+    assert (
+        main(["score", "image-ae", "--model", str(model), "--images", str(to_score), "--out", str(out)]) == 0
+    )
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["file"] for row in rows] == ["img_00.png", "img_01.png", "img_02.png"]
+    assert all(float(row["score"]) >= 0 and row["anomaly"] in ("0", "1") for row in rows)
+
+
+def test_rerun_resumes_from_the_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An out dir holding a checkpoint (an interrupted run) resumes after its epoch."""
+    images = write_textures(tmp_path / "normal", 4, seed=0)
+    model = tmp_path / "model"
+    config = ImageTrainConfig(scoring=ScoringConfig(size=64), epochs=1, device="cpu")
+    train_image_ae(
+        [load_gray(p) for p in list_images(images)], config, checkpoint=Checkpoint.in_folder(model)
+    )
+    argv = [
+        "train",
+        "image-ae",
+        "--images",
+        str(images),
+        "--out",
+        str(model),
+        "--size",
+        "64",
+        "--epochs",
+        "2",
+    ]
+    assert main([*argv, "--device", "cpu"]) == 0
+    output = capsys.readouterr().out
+    assert "after epoch 1" in output and "epoch   2/2" in output and "epoch   1/2" not in output
+    assert not (model / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "image-ae", "--images", "{empty}", "--out", "{tmp}/m"], "holds no images"),
+        (["train", "image-ae", "--images", "{tmp}/missing", "--out", "{tmp}/m"], "not a folder"),
+        (["train", "image-ae", "--images", "{bad}", "--out", "{tmp}/m", "--size", "8"], "--size at least 16"),
+        (["train", "image-ae", "--images", "{bad}", "--out", "{tmp}/m"], "undecodable image"),
+        (
+            ["score", "image-ae", "--model", "{tmp}", "--images", "{bad}", "--out", "{tmp}/s.csv"],
+            "not a model",
+        ),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """Empty or missing folders, bad sizes, broken images and non-model dirs: exit 2, one line."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "broken.png").write_bytes(b"not a png")
+    values = {"{tmp}": str(tmp_path), "{empty}": str(tmp_path / "empty"), "{bad}": str(tmp_path / "bad")}
+    filled = [values.get(arg, arg.replace("{tmp}", str(tmp_path))) for arg in argv]
+    assert main(filled) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and message in error

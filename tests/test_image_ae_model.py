@@ -1,0 +1,123 @@
+"""The image autoencoder learns normal texture: a blob it never saw scores high, where it is, and a
+reloaded model scores exactly like the trained one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.card import ModelCardError
+from models.checkpoint import Checkpoint
+from models.image_ae import ImageAEConfig
+from models.image_ae_model import ImageAnomalyModel, ScoringConfig
+from models.image_ae_training import ImageTrainConfig, train_image_ae
+
+SIZE = 64
+BLOB = (40, 22)  # (row, column) of the injected defect
+
+
+def texture(seed: int, size: int = SIZE) -> np.ndarray:
+    """A normal surface: diagonal stripes plus fine noise around mid-gray."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:size, 0:size]
+    phase = rng.uniform(0, 2 * np.pi)
+    stripes = 0.12 * np.sin(2 * np.pi * (rows + cols) / 12 + phase)
+    return np.clip(0.5 + stripes + 0.03 * rng.standard_normal((size, size)), 0, 1).astype(np.float32)
+
+
+def with_blob(image: np.ndarray) -> np.ndarray:
+    rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
+    disk = (rows - BLOB[0]) ** 2 + (cols - BLOB[1]) ** 2 <= 16
+    out = image.copy()
+    out[disk] = 0.05
+    return out
+
+
+def tiny_config(epochs: int = 6) -> ImageTrainConfig:
+    return ImageTrainConfig(
+        architecture=ImageAEConfig(widths=(8, 16), latent=4),
+        scoring=ScoringConfig(size=SIZE, smooth_sigma=1.0, top_fraction=0.01),
+        epochs=epochs,
+        patch=32,
+        patches_per_image=16,
+        batch_size=16,
+        device="cpu",
+    )
+
+
+@pytest.fixture(scope="module")
+def trained() -> ImageAnomalyModel:
+    torch.set_num_threads(1)
+    return train_image_ae([texture(seed) for seed in range(8)], tiny_config())
+
+
+def test_injected_blob_scores_higher_and_peaks_at_the_blob(trained: ImageAnomalyModel) -> None:
+    """A dark blob on unseen normal texture raises the score above every clean image's, and the
+    heatmap's maximum lies on the blob."""
+    clean = [texture(seed) for seed in range(100, 106)]
+    defect = with_blob(texture(200))
+    scores, heatmaps = trained.score_images([*clean, defect])
+    assert scores[-1] > scores[:-1].max()
+    peak = np.unravel_index(np.argmax(heatmaps[-1]), heatmaps[-1].shape)
+    assert abs(peak[0] - BLOB[0]) <= 4 and abs(peak[1] - BLOB[1]) <= 4
+
+
+def test_heatmaps_have_each_input_size(trained: ImageAnomalyModel) -> None:
+    """Images of any size are scored; each heatmap has its image's shape."""
+    images = [texture(1, 50)[:, :37], texture(2, 130)]
+    scores, heatmaps = trained.score_images(images)
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+    assert [h.shape for h in heatmaps] == [(50, 37), (130, 130)]
+
+
+def test_save_load_parity(trained: ImageAnomalyModel, tmp_path: Path) -> None:
+    """A reloaded model has the same version and gives identical scores and heatmaps."""
+    trained.save(tmp_path / "model")
+    reloaded = ImageAnomalyModel.load(tmp_path / "model", device="cpu")
+    images = [texture(7), with_blob(texture(8))]
+    scores, heatmaps = trained.score_images(images)
+    again, heatmaps_again = reloaded.score_images(images)
+    assert reloaded.version == trained.version
+    np.testing.assert_array_equal(scores, again)
+    np.testing.assert_array_equal(heatmaps[1], heatmaps_again[1])
+    np.testing.assert_array_equal(reloaded.training_scores, trained.training_scores)
+
+
+def test_load_rejects_another_kind(trained: ImageAnomalyModel, tmp_path: Path) -> None:
+    """A card of another kind is refused with a message naming both kinds."""
+    trained.save(tmp_path / "model")
+    card = tmp_path / "model" / "card.json"
+    card.write_text(card.read_text().replace('"image-ae"', '"unet"'))
+    with pytest.raises(ModelCardError, match="holds a 'unet' model, not 'image-ae'"):
+        ImageAnomalyModel.load(tmp_path / "model")
+
+
+def test_resume_continues_at_the_next_epoch(tmp_path: Path) -> None:
+    """A run stopped after 2 epochs and resumed to 3 trains only epoch 3 and matches one 3-epoch run."""
+    images = [texture(seed) for seed in range(4)]
+    checkpoint = Checkpoint.in_folder(tmp_path)
+    train_image_ae(images, tiny_config(epochs=2), checkpoint=checkpoint)
+    assert (checkpoint.load() or (0, {}))[0] == 2
+    epochs: list[int] = []
+    resumed = train_image_ae(images, tiny_config(epochs=3), lambda r: epochs.append(r.epoch), checkpoint)
+    straight = train_image_ae(images, tiny_config(epochs=3))
+    assert epochs == [3]
+    assert resumed.version == straight.version
+
+
+def test_resume_refuses_another_configuration(tmp_path: Path) -> None:
+    """A checkpoint from another architecture is not silently mixed in."""
+    images = [texture(seed) for seed in range(3)]
+    checkpoint = Checkpoint.in_folder(tmp_path)
+    train_image_ae(images, tiny_config(epochs=1), checkpoint=checkpoint)
+    other = ImageTrainConfig(
+        architecture=ImageAEConfig(widths=(8, 8), latent=4),
+        scoring=ScoringConfig(size=SIZE),
+        patch=32,
+        epochs=2,
+    )
+    with pytest.raises(ValueError, match="another training configuration"):
+        train_image_ae(images, other, checkpoint=checkpoint)
