@@ -1,0 +1,229 @@
+"""Defect segmentation on the magnetic-tile development slice, through the project's own CLI:
+`monitor train unet` on the training tiles, `monitor segment` on the test tiles, then IoU, Dice and
+the false-positive pixel rate beside DEU-Net and the issue's targets; plus CPU inference speed.
+
+Split: the same rule as scripts/eval_image_ae.py (imported from it, so both sections of
+docs/evaluation.md test on the same physical tiles): the numbers N of `expK_num_N` are sorted over
+free and blowhole images together, a new tile group starts wherever N jumps by more than 300 (the
+shots of one tile under the six lighting runs lie within about 150 of each other), and a group is a
+test group when the first byte of sha1("tile-<first N>") is odd. Training: blowhole images with
+their masks, and free tiles as all-background examples, of the training groups. Test: blowhole
+and free tiles of the test groups.
+
+Usage: .venv/bin/python scripts/eval_unet.py [--data DIR] [--models 8x4,4x4] [--epochs N] [--write-doc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from eval_image_ae import test_groups, tile_number  # the shared split rule (scripts/ is on sys.path)
+
+from models.defects import MaskCounts
+from models.images import list_images, load_gray
+from models.unet_model import SegmentationModel
+from models.unet_training import UNetTrainConfig, load_mask
+from monitor.cli.main import main as monitor_main
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "magnetic-tile"
+DOC = REPO / "docs" / "evaluation.md"
+SECTION = "## Defect segmentation"
+DEU_NET_MIOU = 0.669
+TARGETS = {"miou": 0.67, "dice": 0.75, "fp_percent": 0.5}
+SPEED_SIZE, SPEED_BATCH = 256, 8
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    per_image: list[MaskCounts]  # test blowhole images
+    free: MaskCounts  # pooled over the test free tiles
+    train_seconds: float
+    fps: dict[int, float]  # threads -> frames/s at 256x256, batch 8
+
+    @property
+    def pooled(self) -> MaskCounts:
+        return sum(self.per_image, MaskCounts())
+
+    def mean(self, metric: str) -> float:
+        return float(np.mean([getattr(counts, metric) for counts in self.per_image]))
+
+
+def _cli(argv: list[str]) -> None:
+    """Run `monitor …` in-process, keeping its progress lines out of the report."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = monitor_main(argv)
+    if code != 0:
+        raise RuntimeError(f"monitor {' '.join(argv)} exited with {code}")
+
+
+def _link_all(paths: list[Path], folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for path in paths:
+        (folder / path.name).symlink_to(path)
+    return folder
+
+
+def split(data: Path) -> dict[str, list[Path]]:
+    free = list_images(data / "free")
+    blowhole = list_images(data / "blowhole" / "images")
+    test = test_groups(free + blowhole)
+    return {
+        "train_defect": [p for p in blowhole if tile_number(p) not in test],
+        "train_free": [p for p in free if tile_number(p) not in test],
+        "test_defect": [p for p in blowhole if tile_number(p) in test],
+        "test_free": [p for p in free if tile_number(p) in test],
+    }
+
+
+def inference_fps(model_dir: Path, threads: int) -> float:
+    """Frames/s of `SegmentationModel.segment` on 256x256 frames in batches of 8, on `threads` cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model = SegmentationModel.load(model_dir, device="cpu")
+        rng = np.random.default_rng(0)
+        frames = [rng.random((SPEED_SIZE, SPEED_SIZE), dtype=np.float32) for _ in range(SPEED_BATCH)]
+        model.segment(frames)  # warm-up
+        rounds, started = 5, time.perf_counter()
+        for _ in range(rounds):
+            model.segment(frames)
+        return rounds * SPEED_BATCH / (time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def evaluate(data: Path, width: int, depth: int, epochs: int, work: Path) -> Result:
+    parts = split(data)
+    name = f"width {width}, depth {depth}"
+    train_images = _link_all(parts["train_defect"], work / "train" / "images")
+    train_masks = _link_all(
+        [data / "blowhole" / "masks" / f"{p.stem}.png" for p in parts["train_defect"]],
+        work / "train" / "masks",
+    )
+    negatives = _link_all(parts["train_free"], work / "train" / "free")
+    model_dir = work / "model"
+    started = time.perf_counter()
+    _cli(
+        ["train", "unet", "--images", str(train_images), "--masks", str(train_masks)]
+        + ["--negatives", str(negatives), "--out", str(model_dir), "--device", "cpu"]
+        + ["--width", str(width), "--depth", str(depth), "--epochs", str(epochs)]
+    )
+    train_seconds = time.perf_counter() - started
+    predicted: dict[str, Path] = {}
+    for kind in ("test_defect", "test_free"):
+        images = _link_all(parts[kind], work / kind)
+        _cli(
+            [
+                "segment",
+                "--model",
+                str(model_dir),
+                "--images",
+                str(images),
+                "--out",
+                str(work / f"{kind}-masks"),
+            ]
+        )
+        predicted[kind] = work / f"{kind}-masks"
+    per_image = [
+        MaskCounts.of(
+            load_mask(predicted["test_defect"] / f"{p.stem}.png"),
+            load_mask(data / "blowhole" / "masks" / f"{p.stem}.png"),
+        )
+        for p in parts["test_defect"]
+    ]
+    free = sum(
+        (
+            MaskCounts.of(
+                load_mask(predicted["test_free"] / f"{p.stem}.png"), np.zeros(load_gray(p).shape, bool)
+            )
+            for p in parts["test_free"]
+        ),
+        MaskCounts(),
+    )
+    fps = {threads: inference_fps(model_dir, threads) for threads in (1, 2)}
+    return Result(name, per_image, free, train_seconds, fps)
+
+
+def render(results: list[Result], parts: dict[str, list[Path]], epochs: int) -> str:
+    best = results[0]
+    pooled = best.pooled
+    lines = [
+        f"Split: {len(parts['train_defect'])} blowhole + {len(parts['train_free'])} free tiles for training, "
+        f"{len(parts['test_defect'])} blowhole + {len(parts['test_free'])} free tiles for test "
+        "(tile groups, see scripts/eval_unet.py).",
+        "",
+        f"Default model ({best.name}, {epochs} epochs, trained in {best.train_seconds / 60:.1f} min on one CPU thread):",
+        "",
+        "| method | mIoU {bg, defect} per image | mIoU pooled | defect IoU per image | defect IoU pooled "
+        "| Dice per image | Dice pooled | FP pixels on free tiles |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| **Plant Monitor U-Net** | **{best.mean('mean_iou'):.3f}** | {pooled.mean_iou:.3f} "
+        f"| {best.mean('defect_iou'):.3f} | {pooled.defect_iou:.3f} | **{best.mean('dice'):.3f}** "
+        f"| {pooled.dice:.3f} | **{100 * best.free.false_positive_rate:.3f} %** |",
+        f"| DEU-Net (published) | {DEU_NET_MIOU} | — | — | — | — | — | — |",
+        f"| target (issue 3) | ≥ {TARGETS['miou']} | | | | ≥ {TARGETS['dice']} | | ≤ {TARGETS['fp_percent']} % |",
+        "",
+        "Speed/quality trade-off (same split and epochs; `SegmentationModel.segment` on 256x256 frames, "
+        f"batch {SPEED_BATCH}, CPU):",
+        "",
+        "| model | defect IoU per image | Dice per image | FP % free | frames/s 1 thread | frames/s 2 threads | train min |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for result in results:
+        lines.append(
+            f"| {result.name} | {result.mean('defect_iou'):.3f} | {result.mean('dice'):.3f} "
+            f"| {100 * result.free.false_positive_rate:.3f} | {result.fps[1]:.1f} | {result.fps[2]:.1f} "
+            f"| {result.train_seconds / 60:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    """Replace (or append) this script's section of docs/evaluation.md, leaving the others alone."""
+    doc = DOC.read_text() if DOC.is_file() else ""
+    start = doc.find(SECTION)
+    if start < 0:
+        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
+    else:
+        end = doc.find("\n## ", start + len(SECTION))
+        doc = doc[:start] + text + ("\n" + doc[end:] if end >= 0 else "\n")
+    DOC.write_text(doc)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="magnetic-tile folder")
+    parser.add_argument("--models", default="", help="extra WIDTHxDEPTH models to compare, e.g. 4x4,16x3")
+    parser.add_argument("--epochs", type=int, default=UNetTrainConfig().epochs)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for training (shared CPU)")
+    parser.add_argument("--write-doc", action="store_true", help=f"replace '{SECTION}' in {DOC}")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    defaults = UNetTrainConfig()
+    shapes = [(defaults.width, defaults.depth)]
+    shapes += [(int(w), int(d)) for w, d in (item.split("x") for item in args.models.split(",") if item)]
+    results = []
+    for width, depth in shapes:
+        with tempfile.TemporaryDirectory(prefix="eval-unet-") as tmp:
+            results.append(evaluate(args.data, width, depth, args.epochs, Path(tmp)))
+        print(f"{results[-1].name}: done", flush=True)
+    table = render(results, split(args.data), args.epochs)
+    print(table)
+    if args.write_doc:
+        write_section(f"{SECTION}\n\n{table}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
