@@ -5,20 +5,28 @@ defects and a pixel-exact ground-truth mask, without real inspection images. The
 ground-metal look: slow shading, directional grinding marks and fine grain, different for every
 seed. Defects are drawn with soft edges and a contrast that varies, so that a model cannot find
 them by a single grey level. The same frame is available at low resolution (blur, then downsample)
-for cameras that are upscaled by the super-resolution model.
+for cameras that are upscaled by the super-resolution model. `publish_frames` is the simulator's
+camera stream (`monitor simulate --cameras N`).
 """
 
 from __future__ import annotations
 
+import base64
 import io
-from collections.abc import Sequence
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from models.images import resize, to_uint8
+from models.images import resize, save_png, to_uint8
+from monitor.simulate import Publisher
 
 DEFECT_KINDS: tuple[str, ...] = ("scratch", "blob", "crack")
 MASK_LEVEL = 0.5  # a pixel is defect where the drawn defect's opacity reaches this
@@ -131,3 +139,63 @@ def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(to_uint8(image), mode="L").save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSpec:
+    """A simulated camera: its name and the factor it sees below full resolution (1 = full)."""
+
+    name: str
+    factor: int = 1
+
+
+def publish_frames(
+    client: Publisher,
+    cameras: Sequence[CameraSpec],
+    topic_of: Callable[[str], str],
+    rate_hz: float,
+    stop: threading.Event,
+    *,
+    size: int = 256,
+    defect_probability: float = 0.1,
+    seed: int = 0,
+    ground_truth: Path | None = None,
+) -> int:
+    """Publish one frame per camera per tick as the JSON envelope (works over MQTT 5 and 3.1.1).
+
+    Ground truth, when asked: `<dir>/<camera>/<frame_id>.png` masks (0/255, at full resolution) and
+    `<dir>/frames.csv` with camera, frame_id, ts, defects. Returns the number of frames published.
+    """
+    rng = np.random.default_rng(seed)
+    table = None
+    if ground_truth is not None:
+        ground_truth.mkdir(parents=True, exist_ok=True)
+        table = (ground_truth / "frames.csv").open("a", newline="")
+        if table.tell() == 0:
+            table.write("camera,frame_id,ts,defects\n")
+    sent = 0
+    began = time.monotonic()
+    try:
+        while not stop.wait(max(began + sent / max(len(cameras), 1) / rate_hz - time.monotonic(), 0)):
+            for camera in cameras:
+                defects = random_defects(rng, defect_probability)
+                frame = make_frame(int(rng.integers(2**31)), size, defects)
+                image = low_resolution(frame.image, camera.factor) if camera.factor > 1 else frame.image
+                frame_id = f"{camera.name}-{sent:08d}"
+                ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                envelope = {
+                    "ts": ts,
+                    "frame_id": frame_id,
+                    "image_b64": base64.b64encode(encode_jpeg(image)).decode(),
+                }
+                client.publish(topic_of(camera.name), json.dumps(envelope).encode(), qos=1)
+                if table is not None and ground_truth is not None:
+                    save_png(
+                        ground_truth / camera.name / f"{frame_id}.png", frame.mask.astype(np.uint8) * 255
+                    )
+                    table.write(f"{camera.name},{frame_id},{ts},{'+'.join(defects)}\n")
+                sent += 1
+    finally:
+        if table is not None:
+            table.close()
+    return sent

@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from monitor.bench import sensor
+from monitor.bench import sensor, vision
 from monitor.bench.brokers import BrokerError
 from monitor.cli.main import UsageError
 
@@ -32,6 +32,44 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--out", type=Path, help="write the report here (e.g. docs/benchmarks.md)")
     parser.set_defaults(handler=_sensor)
+    _register_vision(kinds)
+
+
+def _register_vision(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = kinds.add_parser("vision", help="camera pipeline: frames/s and latency, decode to stored")
+    defaults = vision.VisionBenchConfig()
+    parser.add_argument("--frames", type=int, default=defaults.frames, help="frames per run")
+    parser.add_argument("--rate", type=float, default=defaults.rate, help="frames/s of the latency run")
+    parser.add_argument("--batch", type=int, default=defaults.batch_max, help="frames per model call")
+    parser.add_argument("--db", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--ae", type=Path, help="image-ae model directory (default: trained briefly)")
+    parser.add_argument("--unet", type=Path, help="unet model directory (default: trained briefly)")
+    parser.add_argument("--sr", type=Path, help="x4 sr model directory (default: trained briefly)")
+    parser.add_argument("--out", type=Path, help="write the `## Vision` section into this file")
+    parser.set_defaults(handler=_vision)
+
+
+def _vision(args: argparse.Namespace) -> int:
+    try:
+        config = vision.VisionBenchConfig(
+            frames=args.frames,
+            rate=args.rate,
+            batch_max=args.batch,
+            db_url=args.db,
+            ae_dir=args.ae,
+            unet_dir=args.unet,
+            sr_dir=args.sr,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    command = "monitor " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "monitor bench vision"
+    results = vision.run_vision_bench(config)
+    section = vision.markdown(results, config, command)
+    print(section)
+    if args.out:
+        vision.write_section(args.out, section)
+        print(f"report written to {args.out}")
+    return 0
 
 
 def _sensor(args: argparse.Namespace) -> int:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from monitor import simulate
+from monitor import simulate, simulate_frames
 from monitor.cli.main import UsageError
 from monitor.comms.mqtt import MqttConnection
+from monitor.ingest.topics import frames_topic
 from monitor.settings import MqttSettings, format_validation_error, load_settings
 
 DEFAULT_SITE = "site1"
@@ -41,12 +42,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--ground-truth", type=Path, help="write the fault schedule as CSV asset,fault,start,end"
     )
+    parser.add_argument(
+        "--cameras", type=int, default=0, help="inspection cameras publishing frames (default 0)"
+    )
+    parser.add_argument(
+        "--low-res-cameras", type=int, default=0, help="of those, how many see 1/4 resolution (64x64)"
+    )
+    parser.add_argument(
+        "--frame-rate", type=float, default=1.0, help="frames per second per camera (default 1)"
+    )
+    parser.add_argument(
+        "--defect-probability", type=float, default=0.1, help="share of frames with defects (default 0.1)"
+    )
+    parser.add_argument(
+        "--frames-truth",
+        type=Path,
+        help="write defect masks and frames.csv (camera,frame_id,ts,defects) here",
+    )
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.assets < 1 or args.rate <= 0 or (args.duration is not None and args.duration <= 0):
         raise UsageError("--assets, --rate and --duration must be positive")
+    if not 0 <= args.low_res_cameras <= args.cameras or args.frame_rate <= 0:
+        raise UsageError("--low-res-cameras must be between 0 and --cameras, --frame-rate positive")
     settings = load_settings(args.config)
     mqtt_settings = settings.mqtt
     if args.broker:
@@ -68,7 +88,11 @@ def _run(args: argparse.Namespace) -> int:
         faults = _schedule(args, assets, start)
         _announce(args, mqtt_settings.url, prefix, faults)
         sim = simulate.PlantSimulator(assets, rate_hz=args.rate, seed=args.seed, faults=faults, start=start)
+        camera_thread = _start_cameras(args, connection, prefix, stop)
         stats = simulate.publish(connection, sim, prefix, args.site, args.duration, stop)
+        stop.set()
+        if camera_thread is not None:
+            camera_thread.join()
     except KeyboardInterrupt:
         print("interrupted")
         return 130
@@ -77,6 +101,32 @@ def _run(args: argparse.Namespace) -> int:
         connection.close()
     print(f"published {stats.messages} messages in {stats.seconds:.1f} s")
     return 0
+
+
+def _start_cameras(
+    args: argparse.Namespace, connection: MqttConnection, prefix: str, stop: threading.Event
+) -> threading.Thread | None:
+    """Publish camera frames beside the sensors (a thread of its own) when --cameras is given."""
+    if args.cameras < 1:
+        return None
+    cameras = [
+        simulate_frames.CameraSpec(f"cam-{i:02d}", 4 if i > args.cameras - args.low_res_cameras else 1)
+        for i in range(1, args.cameras + 1)
+    ]
+    print(f"cameras: {', '.join(c.name + (' (64x64)' if c.factor > 1 else ' (256x256)') for c in cameras)}")
+    thread = threading.Thread(
+        target=simulate_frames.publish_frames,
+        args=(connection, cameras, lambda name: frames_topic(prefix, args.site, name), args.frame_rate, stop),
+        kwargs={
+            "defect_probability": args.defect_probability,
+            "seed": args.seed,
+            "ground_truth": args.frames_truth,
+        },
+        name="camera-frames",
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 def _announce(args: argparse.Namespace, url: str, prefix: str, faults: list[simulate.Fault]) -> None:

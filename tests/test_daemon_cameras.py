@@ -1,0 +1,151 @@
+"""The daemon with cameras, over the real broker and databases: frames in -> inspections rows."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from camera_helpers import DEFECTS, SIZE, camera_settings, install_camera_models, tiny_camera_models
+from daemon_helpers import count, daemon_settings, query, running, wait_for
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from models.images import encode_png
+from monitor.ingest.topics import frames_topic
+from monitor.simulate_frames import make_frame
+
+
+class FramePublisher:
+    """A paho client publishing frames with v5 user properties, or JSON envelopes over 3.1.1."""
+
+    def __init__(self, broker: tuple[str, int], v5: bool = True) -> None:
+        protocol = paho.MQTTv5 if v5 else paho.MQTTv311
+        self.v5 = v5
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"cam-{uuid.uuid4().hex[:8]}", protocol=protocol
+        )
+        self.client.max_inflight_messages_set(500)
+        self.client.connect(*broker)
+        self.client.loop_start()
+
+    def frame(self, topic: str, image_png: bytes, frame_id: str) -> paho.MQTTMessageInfo:
+        if not self.v5:
+            envelope = {"frame_id": frame_id, "image_b64": base64.b64encode(image_png).decode()}
+            return self.client.publish(topic, json.dumps(envelope), qos=1)
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.UserProperty = [("frame_id", frame_id), ("ts", "2026-03-01T10:00:00Z")]
+        return self.client.publish(topic, image_png, qos=1, properties=properties)
+
+    def raw(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _settings(  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    database_url: str,
+    broker: tuple[str, int],
+    prefix: str,
+    receiver: str = "thread",
+    **camera: object,
+):
+    return daemon_settings(
+        tmp_path,
+        database_url,
+        broker,
+        prefix,
+        mqtt={"receiver": receiver},
+        thresholds={"method": "quantile", "quantile": {"q": 0.99, "margin": 1.0}},
+        alerts={"k": 2, "n": 3, "resolve_after": 2},
+        cameras={"cam1": camera_settings(artifacts={"directory": tmp_path / "artifacts"}, **camera)},
+    )
+
+
+def test_frames_with_user_properties_become_inspections_and_defects_alert(
+    tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """Binary PNG frames with v5 ts/frame_id: one row per frame, keyed by frame id; defects alert."""
+    settings = _settings(tmp_path, database_url, mqtt_broker, topic_prefix)
+    install_camera_models(settings, "cam1", tiny_camera_models())
+    topic = frames_topic(topic_prefix, "site1", "cam1")
+    publisher = FramePublisher(mqtt_broker)
+    try:
+        with running(settings):
+            for i in range(5):
+                publisher.frame(
+                    topic, encode_png(make_frame(1000 + i, SIZE).image), f"n{i}"
+                ).wait_for_publish(10)
+            for i in range(4):
+                publisher.frame(
+                    topic, encode_png(make_frame(2000 + i, SIZE, DEFECTS).image), f"d{i}"
+                ).wait_for_publish(10)
+            assert wait_for(lambda: count(database_url, "inspections") == 9)
+            assert wait_for(lambda: count(database_url, "alerts", "asset = 'cam1'") == 1)
+    finally:
+        publisher.close()
+    keys = sorted(row.frame_key for row in query(database_url, "SELECT frame_key FROM inspections"))
+    assert keys == ["d0", "d1", "d2", "d3", "n0", "n1", "n2", "n3", "n4"]
+    paths = query(database_url, "SELECT image_path FROM inspections WHERE anomaly AND image_path IS NOT NULL")
+    assert paths and all(Path(row.image_path).exists() for row in paths)
+
+
+def test_json_envelope_over_mqtt_311_and_bad_images_go_to_dead_letters(
+    tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """A 3.1.1 client's envelopes are scored; garbage and truncated images are dead letters in between."""
+    settings = _settings(tmp_path, database_url, mqtt_broker, topic_prefix)
+    install_camera_models(settings, "cam1", tiny_camera_models())
+    topic = frames_topic(topic_prefix, "site1", "cam1")
+    publisher = FramePublisher(mqtt_broker, v5=False)
+    try:
+        with running(settings):
+            good = encode_png(make_frame(7, SIZE).image)
+            publisher.frame(topic, good, "e1").wait_for_publish(10)
+            publisher.raw(topic, b"\xff\xd8\xff garbage")
+            publisher.raw(topic, good[:100])
+            publisher.frame(topic, good, "e2").wait_for_publish(10)
+            assert wait_for(lambda: count(database_url, "inspections") == 2)
+            assert wait_for(lambda: count(database_url, "dead_letters") == 2)
+    finally:
+        publisher.close()
+    reasons = [row.reason for row in query(database_url, "SELECT reason FROM dead_letters")]
+    assert all(reason.startswith("undecodable_image") for reason in reasons)
+
+
+def test_frame_flood_keeps_the_backlog_bounded_and_counts_drops(
+    tmp_path: Path, sqlite_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """Frames published much faster than scored (receiver process): the backlog stays within its bound."""
+    settings = _settings(tmp_path, sqlite_url, mqtt_broker, topic_prefix, "process", backlog=4, batch_max=1)
+    install_camera_models(settings, "cam1", tiny_camera_models())
+    topic = frames_topic(topic_prefix, "site1", "cam1")
+    payload = encode_png(make_frame(9, 256).image)  # 256x256: slower to score than to publish
+    publisher = FramePublisher(mqtt_broker)
+    highest = 0
+    try:
+        with running(settings) as daemon:
+            cameras = daemon.cameras
+            assert cameras is not None
+            infos = [publisher.frame(topic, payload, f"f{i}") for i in range(150)]
+            deadline = time.monotonic() + 20
+            while not all(info.is_published() for info in infos) and time.monotonic() < deadline:
+                highest = max(highest, cameras.backlog("cam1"))
+                time.sleep(0.001)
+            settle = time.monotonic() + 2
+            while time.monotonic() < settle:
+                highest = max(highest, cameras.backlog("cam1"))
+                time.sleep(0.001)
+    finally:
+        publisher.close()
+    dropped = cameras.dropped
+    assert highest <= 4
+    assert dropped > 0
+    assert count(sqlite_url, "inspections") == 150 - dropped
