@@ -18,13 +18,13 @@ def test_config_refuses_too_few_frames() -> None:
 def test_report_section_replaces_only_the_vision_heading(tmp_path: Path) -> None:
     """The `## Vision` table goes into docs/benchmarks.md; other sections stay as they were."""
     doc = tmp_path / "benchmarks.md"
-    doc.write_text("# Benchmarks\n\n## Sensor ingestion\n\nkept\n\n## Vision\n\nold\n")
+    doc.write_text("# Benchmarks\n\n## Sensor ingestion\n\nkept\n\n## Vision\n\nstale table\n")
     results = [
         ScenarioResult("256x256, AE + U-Net", 100, 30.0, 40.0, 80.0, 20.0),
         ScenarioResult("64x64 -> 256x256 (x4 SR), AE + U-Net", 100, 12.0, 90.0, 150.0, 20.0),
     ]
     write_section(doc, markdown(results, VisionBenchConfig(frames=100), "monitor bench vision"))
     text = doc.read_text()
-    assert "kept" in text and "old" not in text
+    assert "kept" in text and "stale table" not in text
     assert "| 256x256, AE + U-Net | 100 | 30.0 | 20 | 40 ms | 80 ms |" in text
     assert "met (30.0)" in text and "cores (nproc)" in text
