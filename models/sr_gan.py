@@ -25,8 +25,8 @@ class GeneratorConfig:
     """The generator's shape; stored in the model card so a model directory rebuilds its module."""
 
     scale: int = 4
-    width: int = 32
-    blocks: int = 4
+    width: int = 16
+    blocks: int = 6
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:

@@ -40,8 +40,8 @@ class SRTrainConfig:
     """
 
     scale: int = 4
-    width: int = 32
-    blocks: int = 4
+    width: int = 16
+    blocks: int = 6
     crop: int = 96
     batch_size: int = 16
     crops_per_epoch: int = 512

@@ -1,0 +1,275 @@
+"""Super-resolution x4 on the magnetic-tile development slice: PSNR and SSIM of the GAN against
+bicubic upscaling on held-out tiles, the U-Net's IoU on upscaled defect images, and CPU speed.
+
+Split: the tile-group rule of scripts/eval_image_ae.py (imported, so every section of
+docs/evaluation.md tests on the same physical tiles): `expK_num_N` numbers sorted over free and
+blowhole images together, a new group wherever N jumps by more than 300, a group is held out when
+the first byte of sha1("tile-<first N>") is odd. The generator trains on the free and blowhole
+images of the training groups; every image of the test groups is evaluated.
+
+Protocol: each test image is cut to a multiple of 4 (HR), degraded exactly as in training (blur,
+bicubic x1/4, noise, JPEG; strengths drawn from the default ranges with a per-image seed), then
+upscaled x4 by the GAN and by bicubic interpolation (PIL). PSNR and SSIM on the gray channel with 4
+border pixels cut. Downstream: a U-Net trained with the project's defaults (`monitor train unet`,
+or --unet DIR) segments the test blowhole images as originals, GAN-upscaled and bicubic-upscaled.
+
+Usage: .venv/bin/python scripts/eval_sr.py [--data DIR] [--epochs N --gan-epochs N] [--unet DIR] [--write-doc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from eval_image_ae import test_groups, tile_number  # the shared split rule (scripts/ is on sys.path)
+
+from models.checkpoint import Checkpoint
+from models.defects import MaskCounts
+from models.degradation import degrade, modcrop
+from models.images import list_images, load_gray, resize
+from models.sr_metrics import psnr, ssim
+from models.sr_model import SuperResolutionModel
+from models.sr_training import SRTrainConfig, train_sr_model
+from models.unet_model import SegmentationModel
+from models.unet_training import load_mask
+from monitor.cli.main import main as monitor_main
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "magnetic-tile"
+DOC = REPO / "docs" / "evaluation.md"
+SECTION = "## Super-resolution"
+SCALE = 4
+TARGET_PSNR_GAIN, TARGET_IOU_GAP, SPEED_TARGET_MS = 1.0, 0.05, 20.0
+
+
+def split(data: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """Training images (free + blowhole), test free images, test blowhole images."""
+    free = list_images(data / "free")
+    blowhole = list_images(data / "blowhole" / "images")
+    test = test_groups(free + blowhole)
+    return (
+        [p for p in free + blowhole if tile_number(p) not in test],
+        [p for p in free if tile_number(p) in test],
+        [p for p in blowhole if tile_number(p) in test],
+    )
+
+
+def low_resolution(path: Path, config: SRTrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The HR image (cut to a multiple of the scale) and its degraded LR version, seeded by name."""
+    hr = modcrop(load_gray(path), SCALE)
+    seed = int.from_bytes(hashlib.sha1(path.name.encode()).digest()[:4], "big")
+    return hr, degrade(hr, SCALE, config.degradation, np.random.default_rng(seed))
+
+
+def quality(model: SuperResolutionModel, pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """Mean PSNR and SSIM of the model and of bicubic upscaling over (HR, LR) pairs."""
+    rows = []
+    for hr, lr in pairs:
+        gan = model.upscale([lr])[0]
+        bicubic = np.clip(resize(lr, hr.shape), 0.0, 1.0)
+        rows.append(
+            (psnr(gan, hr, SCALE), ssim(gan, hr, SCALE), psnr(bicubic, hr, SCALE), ssim(bicubic, hr, SCALE))
+        )
+    psnr_gan, ssim_gan, psnr_bic, ssim_bic = np.mean(rows, axis=0)
+    return {"psnr": psnr_gan, "ssim": ssim_gan, "psnr_bicubic": psnr_bic, "ssim_bicubic": ssim_bic}
+
+
+def cpu_latency_ms(model_dir: Path, frames: int = 200) -> tuple[float, float]:
+    """Median and p99 milliseconds of one 64x64 -> 256x256 `upscale` call on one CPU thread."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = SuperResolutionModel.load(model_dir, device="cpu")
+        frame = np.random.default_rng(0).random((64, 64), dtype=np.float32)
+        for _ in range(10):
+            model.upscale([frame])
+        times = []
+        for _ in range(frames):
+            started = time.perf_counter()
+            model.upscale([frame])
+            times.append(1000 * (time.perf_counter() - started))
+        return float(np.median(times)), float(np.quantile(times, 0.99))
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _cli(argv: list[str]) -> None:
+    """Run `monitor …` in-process, keeping its progress lines out of the report."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = monitor_main(argv)
+    if code != 0:
+        raise RuntimeError(f"monitor {' '.join(argv)} exited with {code}")
+
+
+def _link_all(paths: list[Path], folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for path in paths:
+        (folder / path.name).symlink_to(path)
+    return folder
+
+
+def train_unet(data: Path, train: list[Path], work: Path) -> Path:
+    """A U-Net with the project's defaults on the training groups (blowholes + free negatives)."""
+    defects = [p for p in train if p.parent.name == "images"]
+    free = [p for p in train if p.parent.name == "free"]
+    images = _link_all(defects, work / "unet-train" / "images")
+    masks = _link_all(
+        [data / "blowhole" / "masks" / f"{p.stem}.png" for p in defects], work / "unet-train" / "masks"
+    )
+    negatives = _link_all(free, work / "unet-train" / "free")
+    out = work / "unet"
+    _cli(
+        ["train", "unet", "--images", str(images), "--masks", str(masks), "--negatives", str(negatives)]
+        + ["--out", str(out), "--device", "cpu"]
+    )
+    return out
+
+
+def downstream_iou(
+    unet: SegmentationModel,
+    model: SuperResolutionModel,
+    data: Path,
+    defects: list[Path],
+    config: SRTrainConfig,
+) -> dict[str, tuple[float, float]]:
+    """Mean (two-class mIoU, defect IoU) over the test blowhole images, per input variant."""
+    counts: dict[str, list[MaskCounts]] = {"original": [], "GAN x4": [], "bicubic x4": []}
+    for path in defects:
+        hr, lr = low_resolution(path, config)
+        truth = modcrop(load_mask(data / "blowhole" / "masks" / f"{path.stem}.png"), SCALE)
+        inputs = {
+            "original": hr,
+            "GAN x4": model.upscale([lr])[0],
+            "bicubic x4": np.clip(resize(lr, hr.shape), 0.0, 1.0),
+        }
+        for name, image in inputs.items():
+            counts[name].append(MaskCounts.of(unet.segment([image])[0], truth))
+    return {
+        name: (float(np.mean([c.mean_iou for c in rows])), float(np.mean([c.defect_iou for c in rows])))
+        for name, rows in counts.items()
+    }
+
+
+def render(
+    split_sizes: tuple[int, int, int],
+    config: SRTrainConfig,
+    after_pretrain: dict[str, float],
+    final: dict[str, float],
+    latency: tuple[float, float],
+    iou: dict[str, tuple[float, float]] | None,
+    train_seconds: float,
+) -> str:
+    train, test_free, test_defect = split_sizes
+    gain = final["psnr"] - final["psnr_bicubic"]
+    lines = [
+        f"x4 on {test_free + test_defect} held-out tiles ({test_free} free, {test_defect} blowhole; "
+        f"{train} training images, split by tile group as in the sections above). Generator width "
+        f"{config.width}, {config.blocks} residual blocks; {config.epochs} L1 pre-training + "
+        f"{config.gan_epochs} adversarial epochs of {config.crops_per_epoch} crops of {config.crop} px "
+        f"(adversarial weight {config.adversarial_weight:g}), trained in {train_seconds / 60:.1f} min on one CPU thread. "
+        f"Degradation: {config.degradation.to_dict()}. PSNR/SSIM on gray, {SCALE}-pixel border cut.",
+        "",
+        "| upscaler | PSNR dB | SSIM |",
+        "| --- | --- | --- |",
+        f"| bicubic (PIL) | {final['psnr_bicubic']:.2f} | {final['ssim_bicubic']:.4f} |",
+        f"| generator after L1 pre-training | {after_pretrain['psnr']:.2f} | {after_pretrain['ssim']:.4f} |",
+        f"| generator after adversarial fine-tuning (delivered) | {final['psnr']:.2f} | {final['ssim']:.4f} |",
+        "",
+        f"PSNR gain over bicubic {gain:+.2f} dB (target >= +{TARGET_PSNR_GAIN:.1f}: "
+        f"{'met' if gain >= TARGET_PSNR_GAIN else 'NOT met'}); SSIM "
+        f"{'above' if final['ssim'] > final['ssim_bicubic'] else 'NOT above'} bicubic.",
+        "",
+        f"CPU latency of one 64x64 -> 256x256 frame, one thread: median {latency[0]:.1f} ms, p99 {latency[1]:.1f} ms "
+        f"(budget {SPEED_TARGET_MS:.0f} ms).",
+    ]
+    if iou is None:
+        lines += ["", "Downstream U-Net IoU: not measured (no U-Net)."]
+    else:
+        gap = iou["original"][0] - iou["GAN x4"][0]
+        lines += [
+            "",
+            f"Downstream: U-Net (project defaults) on the {test_defect} held-out blowhole images.",
+            "",
+            "| U-Net input | mean IoU (2-class) | defect IoU |",
+            "| --- | --- | --- |",
+            *(f"| {name} | {miou:.3f} | {diou:.3f} |" for name, (miou, diou) in iou.items()),
+            "",
+            f"GAN x4 mIoU is {gap:+.3f} below the originals (target within {TARGET_IOU_GAP}: "
+            f"{'met' if abs(gap) <= TARGET_IOU_GAP else 'NOT met'}).",
+        ]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    """Replace (or append) this script's section of docs/evaluation.md, leaving the others alone."""
+    doc = DOC.read_text() if DOC.is_file() else ""
+    start = doc.find(SECTION)
+    if start < 0:
+        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
+    else:
+        end = doc.find("\n## ", start + len(SECTION))
+        doc = doc[:start] + text + ("\n" + doc[end:] if end >= 0 else "\n")
+    DOC.write_text(doc)
+
+
+def main() -> int:
+    defaults = SRTrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="magnetic-tile folder")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="L1 pre-training epochs")
+    parser.add_argument("--gan-epochs", type=int, default=defaults.gan_epochs, help="adversarial epochs")
+    parser.add_argument("--unet", type=Path, help="U-Net model directory (default: train one with defaults)")
+    parser.add_argument("--no-unet", action="store_true", help="skip the downstream U-Net measurement")
+    parser.add_argument("--write-doc", action="store_true", help=f"replace '{SECTION}' in {DOC}")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    train, test_free, test_defect = split(args.data)
+    config = replace(defaults, scale=SCALE, epochs=args.epochs, gan_epochs=args.gan_epochs, device="cpu")
+    images = [load_gray(p) for p in train]
+    pairs = [low_resolution(p, config) for p in test_free + test_defect]
+    progress = lambda r: print(  # noqa: E731
+        f"epoch {r.epoch}/{r.epochs} {r.phase} val PSNR {r.val_psnr:.2f} (bicubic {r.bicubic_psnr:.2f})",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="eval-sr-") as tmp:
+        work = Path(tmp)
+        checkpoint = Checkpoint.in_folder(work / "sr")
+        started = time.perf_counter()
+        pretrained = train_sr_model(images, replace(config, gan_epochs=0), progress, checkpoint)
+        after_pretrain = quality(pretrained, pairs)
+        model = train_sr_model(images, config, progress, checkpoint)  # resumes into the adversarial phase
+        train_seconds = time.perf_counter() - started
+        final = quality(model, pairs)
+        model.save(work / "sr")
+        latency = cpu_latency_ms(work / "sr")
+        iou = None
+        if not args.no_unet:
+            unet_dir = args.unet or train_unet(args.data, train, work)
+            unet = SegmentationModel.load(unet_dir, device="cpu")
+            iou = downstream_iou(unet, model, args.data, test_defect, config)
+    table = render(
+        (len(train), len(test_free), len(test_defect)),
+        config,
+        after_pretrain,
+        final,
+        latency,
+        iou,
+        train_seconds,
+    )
+    print(table)
+    if args.write_doc:
+        write_section(f"{SECTION}\n\n{table}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""`monitor train sr` and `monitor upscale` round trip on a small folder of generated images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sr_helpers import shapes_image
+
+from models.images import save_png, to_uint8
+from monitor.cli.main import main
+
+
+def _folder(path: Path, sizes: list[tuple[int, int]]) -> Path:
+    for index, (height, width) in enumerate(sizes):
+        save_png(path / f"tile_{index}.png", shapes_image(index, 64)[:height, :width])
+    return path
+
+
+def test_train_then_upscale_writes_scaled_pngs_with_the_same_names(tmp_path: Path) -> None:
+    """Every input image comes back as <base name>.png, twice as large, and training leaves no checkpoint."""
+    images = _folder(tmp_path / "hr", [(64, 64), (48, 56), (64, 40)])
+    model = tmp_path / "model"
+    code = main(
+        ["train", "sr", "--images", str(images), "--scale", "2", "--out", str(model), "--device", "cpu"]
+        + ["--epochs", "1", "--gan-epochs", "1", "--crops-per-epoch", "16", "--crop", "32"]
+    )
+    assert code == 0
+    assert (model / "card.json").is_file() and not (model / "checkpoint.pt").exists()
+    low = _folder(tmp_path / "low", [(17, 23), (30, 30)])
+    Image.fromarray(to_uint8(shapes_image(9, 21))).save(low / "frame.jpg")
+    assert main(["upscale", "--model", str(model), "--images", str(low), "--out", str(tmp_path / "out")]) == 0
+    written = {path.name: Image.open(path).size for path in (tmp_path / "out").iterdir()}
+    assert written == {"tile_0.png": (46, 34), "tile_1.png": (60, 60), "frame.png": (42, 42)}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "sr", "--images", "{tmp}", "--scale", "3", "--out", "{tmp}/m"], "invalid choice: 3"),
+        (
+            [
+                "train",
+                "sr",
+                "--images",
+                "{tmp}",
+                "--scale",
+                "2",
+                "--out",
+                "{tmp}/m",
+                "--epochs",
+                "0",
+                "--gan-epochs",
+                "0",
+            ],
+            "together at least 1",
+        ),
+        (["train", "sr", "--images", "{tmp}/none", "--scale", "4", "--out", "{tmp}/m"], "not a folder"),
+        (["upscale", "--model", "{tmp}", "--images", "{tmp}", "--out", "{tmp}/o"], "not a model directory"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """Wrong scale, no epochs, a missing folder or a non-model directory: one error line, exit 2."""
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse rejects choices itself
+        code = int(exc.code or 0)
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_images_too_small_for_the_crop_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder of thumbnails cannot train a 96-pixel crop; the user is told, not shown a traceback."""
+    images = _folder(tmp_path / "hr", [(40, 40)])
+    assert main(["train", "sr", "--images", str(images), "--scale", "4", "--out", str(tmp_path / "m")]) == 2
+    assert "at least 96x96" in capsys.readouterr().err
