@@ -71,7 +71,7 @@ class ScenarioResult:
 
 def _models(config: VisionBenchConfig) -> tuple[ImageAnomalyModel, SegmentationModel, SuperResolutionModel]:
     """The given model directories, or default architectures trained for one short epoch."""
-    normal = [make_frame(i, SIZE).image for i in range(8)]
+    normal = [make_frame(i, SIZE).image for i in range(12)]  # thresholds need >= 10 training scores
     if config.ae_dir:
         ae = ImageAnomalyModel.load(config.ae_dir, "cpu")
     else:
