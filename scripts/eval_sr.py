@@ -48,6 +48,7 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "magnetic-tile"
 DOC = REPO / "docs" / "evaluation.md"
 SECTION = "## Super-resolution"
 SCALE = 4
+LINEAR_WINDOW = 7
 TARGET_PSNR_GAIN, TARGET_IOU_GAP, SPEED_TARGET_MS = 1.0, 0.05, 20.0
 
 
@@ -70,17 +71,46 @@ def low_resolution(path: Path, config: SRTrainConfig) -> tuple[np.ndarray, np.nd
     return hr, degrade(hr, SCALE, config.degradation, np.random.default_rng(seed))
 
 
-def quality(model: SuperResolutionModel, pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    """Mean PSNR and SSIM of the model and of bicubic upscaling over (HR, LR) pairs."""
+def quality(
+    model: SuperResolutionModel | np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]]
+) -> dict[str, float]:
+    """Mean PSNR and SSIM of the model (or linear filter weights) and of bicubic upscaling over
+    (HR, LR) pairs."""
     rows = []
     for hr, lr in pairs:
-        gan = model.upscale([lr])[0]
+        gan = model.upscale([lr])[0] if isinstance(model, SuperResolutionModel) else apply_linear(model, lr)
         bicubic = np.clip(resize(lr, hr.shape), 0.0, 1.0)
         rows.append(
             (psnr(gan, hr, SCALE), ssim(gan, hr, SCALE), psnr(bicubic, hr, SCALE), ssim(bicubic, hr, SCALE))
         )
     psnr_gan, ssim_gan, psnr_bic, ssim_bic = np.mean(rows, axis=0)
     return {"psnr": psnr_gan, "ssim": ssim_gan, "psnr_bicubic": psnr_bic, "ssim_bicubic": ssim_bic}
+
+
+def _neighbourhoods(lr: np.ndarray, size: int = LINEAR_WINDOW) -> np.ndarray:
+    """[h·w, size² + 1]: each LR pixel's size x size neighbourhood (reflect-padded) and a constant."""
+    padded = np.pad(lr, size // 2, mode="reflect")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size)).reshape(lr.size, -1)
+    return np.c_[windows, np.ones(lr.size, dtype=np.float32)]
+
+
+def linear_upscaler(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The least-squares optimal linear x4 filter (7x7 LR pixels -> the 16 HR pixels they cover),
+    fitted on training pairs: how far any linear method can get, a yardstick for the headroom."""
+    inputs = np.concatenate([_neighbourhoods(lr) for _, lr in pairs])
+    targets = np.concatenate(
+        [
+            hr.reshape(lr.shape[0], SCALE, lr.shape[1], SCALE).transpose(0, 2, 1, 3).reshape(lr.size, -1)
+            for hr, lr in pairs
+        ]
+    )
+    return np.linalg.lstsq(inputs, targets, rcond=None)[0]
+
+
+def apply_linear(weights: np.ndarray, lr: np.ndarray) -> np.ndarray:
+    height, width = lr.shape
+    blocks = (_neighbourhoods(lr) @ weights).reshape(height, width, SCALE, SCALE)
+    return blocks.transpose(0, 2, 1, 3).reshape(height * SCALE, width * SCALE)
 
 
 def cpu_latency_ms(model_dir: Path, frames: int = 200) -> tuple[float, float]:
@@ -164,6 +194,7 @@ def render(
     config: SRTrainConfig,
     after_pretrain: dict[str, float],
     final: dict[str, float],
+    linear: dict[str, float],
     latency: tuple[float, float],
     iou: dict[str, tuple[float, float]] | None,
     train_seconds: float,
@@ -181,6 +212,7 @@ def render(
         "| upscaler | PSNR dB | SSIM |",
         "| --- | --- | --- |",
         f"| bicubic (PIL) | {final['psnr_bicubic']:.2f} | {final['ssim_bicubic']:.4f} |",
+        f"| best linear 7x7 filter (least squares on the training tiles) | {linear['psnr']:.2f} | {linear['ssim']:.4f} |",
         f"| generator after L1 pre-training | {after_pretrain['psnr']:.2f} | {after_pretrain['ssim']:.4f} |",
         f"| generator after adversarial fine-tuning (delivered) | {final['psnr']:.2f} | {final['ssim']:.4f} |",
         "",
@@ -249,6 +281,7 @@ def main() -> int:
         model = train_sr_model(images, config, progress, checkpoint)  # resumes into the adversarial phase
         train_seconds = time.perf_counter() - started
         final = quality(model, pairs)
+        linear = quality(linear_upscaler([low_resolution(p, config) for p in train]), pairs)
         model.save(work / "sr")
         latency = cpu_latency_ms(work / "sr")
         iou = None
@@ -261,6 +294,7 @@ def main() -> int:
         config,
         after_pretrain,
         final,
+        linear,
         latency,
         iou,
         train_seconds,
