@@ -23,7 +23,8 @@ from models.training import autocast, resolve_device
 
 KIND = "image-ae"
 CARD_FORMAT = 1
-SCORE_BATCH = 16  # images per forward pass: bounds memory when a whole folder is scored
+SCORE_BATCH = 16
+NORMALISED_STD = 0.15  # images per forward pass: bounds memory when a whole folder is scored
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +36,12 @@ class ScoringConfig:
     map in working pixels, so that a defect's errors add up while single-pixel noise does not.
     `top_fraction`: the score is the mean of this share of the highest heatmap pixels, small enough
     for a defect of a few pixels to dominate it, large enough not to be one noisy pixel.
+    `normalise`: each image is standardised to mean 0.5 and std NORMALISED_STD, so that lighting
+    runs of different brightness and gain look alike, and SSIM sees the texture of dark images.
     """
 
     size: int = 256
+    normalise: bool = True
     ssim_weight: float = 0.85
     smooth_sigma: float = 2.0
     top_fraction: float = 0.002
@@ -56,13 +60,16 @@ class ScoringConfig:
 
 
 def to_working(image: np.ndarray, config: ScoringConfig) -> torch.Tensor:
-    """A float image [H, W] as a [1, 1, h, w] tensor at the working resolution (area/bilinear)."""
+    """A float image [H, W] as a [1, 1, h, w] tensor at the working resolution, normalised if so configured."""
     tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
     shape = config.working_shape(image.shape)
-    if shape == tuple(image.shape):
-        return tensor
-    mode = "area" if shape[0] < image.shape[0] else "bilinear"
-    return F.interpolate(tensor, size=shape, mode=mode).clamp_(0.0, 1.0)
+    if shape != tuple(image.shape):
+        mode = "area" if shape[0] < image.shape[0] else "bilinear"
+        tensor = F.interpolate(tensor, size=shape, mode=mode)
+    if config.normalise:
+        std = tensor.std().clamp_min(1e-3)
+        tensor = (tensor - tensor.mean()) * (NORMALISED_STD / std) + 0.5
+    return tensor.clamp_(0.0, 1.0)
 
 
 class ImageAnomalyModel:
