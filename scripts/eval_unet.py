@@ -217,7 +217,13 @@ def main() -> int:
     for width, depth in shapes:
         with tempfile.TemporaryDirectory(prefix="eval-unet-") as tmp:
             results.append(evaluate(args.data, width, depth, args.epochs, Path(tmp)))
-        print(f"{results[-1].name}: done", flush=True)
+        result = results[-1]
+        print(
+            f"{result.name}: defect IoU {result.mean('defect_iou'):.3f}, mIoU {result.mean('mean_iou'):.3f}, "
+            f"Dice {result.mean('dice'):.3f}, FP {100 * result.free.false_positive_rate:.3f} %, "
+            f"{result.fps[1]:.1f}/{result.fps[2]:.1f} frames/s (1/2 threads), {result.train_seconds / 60:.1f} min",
+            flush=True,
+        )
     table = render(results, split(args.data), args.epochs)
     print(table)
     if args.write_doc:
