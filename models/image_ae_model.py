@@ -40,7 +40,7 @@ class ScoringConfig:
     runs of different brightness and gain look alike, and SSIM sees the texture of dark images.
     """
 
-    size: int = 256
+    size: int = 128
     normalise: bool = True
     ssim_weight: float = 0.85
     smooth_sigma: float = 2.0

@@ -38,7 +38,7 @@ def register(subparsers: Subparsers) -> None:
         "--size",
         type=int,
         default=defaults.scoring.size,
-        help="longer image side in working pixels (default 256)",
+        help=f"longer image side in working pixels (default {defaults.scoring.size})",
     )
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: models.device")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
