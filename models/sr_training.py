@@ -5,6 +5,12 @@ Why two phases: a generator trained adversarially from scratch chases the discri
 can reproduce the image at all; pre-trained on L1 it already sits at a high PSNR, and a small
 adversarial weight then only sharpens texture without giving that PSNR back.
 
+The delivered generator is the epoch with the best validation PSNR over the whole run, not the last
+one: adversarial fine-tuning trades PSNR for texture, and a model that upscales worse than its own
+pre-trained state (or than bicubic) is no use to the inspection models downstream. When no
+adversarial epoch beats the pre-trained generator, the pre-trained weights are delivered; the card's
+"delivered" entry says which epoch was chosen and why.
+
 Training pairs are random high-resolution crops, degraded on the fly (models/degradation.py), so an
 epoch costs the same for any image size and the generator never sees the same pair twice. The
 validation pairs are fixed crops of held-back images, degraded with a fixed seed, so PSNR is
@@ -16,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +43,8 @@ class SRTrainConfig:
     """Everything that decides the trained generator; stored in the card for reproducibility.
 
     `epochs` of L1 pre-training are followed by `gan_epochs` of adversarial fine-tuning; an epoch
-    is `crops_per_epoch` random crops of `crop` high-resolution pixels.
+    is `crops_per_epoch` random crops of `crop` high-resolution pixels. The adversarial weight is
+    small (1e-4): at 1e-3 fine-tuning lost 0.3 dB of validation PSNR on the magnetic tiles.
     """
 
     scale: int = 4
@@ -49,7 +57,7 @@ class SRTrainConfig:
     gan_epochs: int = 10
     learning_rate: float = 5e-4
     gan_learning_rate: float = 1e-4
-    adversarial_weight: float = 1e-3
+    adversarial_weight: float = 1e-4
     edge_weight: float = 0.0
     discriminator_width: int = 32
     val_fraction: float = 0.2
@@ -155,6 +163,7 @@ class SRTrainer:
         use_scaler = device.type == "cuda" and not torch.cuda.is_bf16_supported()
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
         self.metrics: dict[str, float] = {}
+        self.best: dict[str, torch.Tensor] = {}
 
     def phase(self, epoch: int) -> str:
         return PRETRAIN if epoch <= self.config.epochs else ADVERSARIAL
@@ -166,6 +175,7 @@ class SRTrainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "metrics": dict(self.metrics),
+            "best_generator": dict(self.best),
         }
 
     def restore(self, states: dict[str, dict]) -> None:
@@ -174,6 +184,17 @@ class SRTrainer:
         self.opt_g.load_state_dict(states["opt_g"])
         self.opt_d.load_state_dict(states["opt_d"])
         self.metrics = {name: float(value) for name, value in states["metrics"].items()}
+        self.best = dict(states["best_generator"])
+
+    def keep_if_best(self, epoch: int, val_psnr: float) -> None:
+        """Remember the generator of `epoch` when its validation PSNR is the best so far (ties keep
+        the earlier epoch, so fine-tuning has to be strictly better to replace pre-training)."""
+        if self.best and val_psnr <= self.metrics["best_psnr"]:
+            return
+        self.best = {
+            name: tensor.detach().cpu().clone() for name, tensor in self.generator.state_dict().items()
+        }
+        self.metrics["best_psnr"], self.metrics["best_epoch"] = val_psnr, float(epoch)
 
     def run_epoch(self, epoch: int, pairs: Pairs) -> tuple[float, float]:
         """Train one epoch; mean generator and discriminator losses (0 for D while pre-training)."""
@@ -245,6 +266,26 @@ class SRTrainer:
         return float(model_psnr), float(bicubic_psnr)
 
 
+def delivered_entry(metrics: dict[str, float], config: SRTrainConfig) -> dict[str, Any]:
+    """The card's record of which epoch's generator was delivered and why."""
+    epoch = int(metrics["best_epoch"])
+    best = round(metrics["best_psnr"], 4)
+    phase = PRETRAIN if epoch <= config.epochs else ADVERSARIAL
+    if phase == ADVERSARIAL:
+        reason = (
+            f"adversarial epoch {epoch - config.epochs} had the best validation PSNR ({best:.2f} dB; "
+            f"pre-training ended at {metrics.get('pretrain_psnr', metrics['initial_psnr']):.2f} dB)"
+        )
+    elif config.gan_epochs and "pretrain_psnr" in metrics:
+        reason = (
+            f"no adversarial epoch beat the pre-trained generator's validation PSNR ({best:.2f} dB; "
+            f"the last adversarial epoch reached {metrics['adversarial_psnr']:.2f} dB): pre-trained weights kept"
+        )
+    else:
+        reason = f"best validation PSNR of the L1 pre-training ({best:.2f} dB)"
+    return {"epoch": epoch, "phase": phase, "val_psnr": best, "reason": reason}
+
+
 def train_sr_model(
     images: list[np.ndarray],
     config: SRTrainConfig,
@@ -287,7 +328,8 @@ def train_sr_model(
         g_loss, d_loss = trainer.run_epoch(epoch, pairs)
         val_psnr, bicubic_psnr = trainer.validate(val)
         phase = trainer.phase(epoch)
-        trainer.metrics[f"{phase}_psnr"] = trainer.metrics["final_psnr"] = val_psnr
+        trainer.metrics[f"{phase}_psnr"] = val_psnr
+        trainer.keep_if_best(epoch, val_psnr)
         if checkpoint is not None:
             checkpoint.save(epoch, trainer.state())
         if progress is not None:
@@ -303,8 +345,13 @@ def train_sr_model(
                     seconds=time.perf_counter() - epoch_started,
                 )
             )
+    trainer.generator.load_state_dict(trainer.best)
     trainer.generator.eval()
-    metrics = {name: round(value, 4) for name, value in trainer.metrics.items()}
+    trainer.metrics["final_psnr"] = trainer.metrics["best_psnr"]
+    delivered = delivered_entry(trainer.metrics, config)
+    metrics = {
+        name: round(value, 4) for name, value in trainer.metrics.items() if not name.startswith("best_")
+    }
     card = {
         "degradation": config.degradation.to_dict(),
         "training": {
@@ -317,5 +364,6 @@ def train_sr_model(
             "seconds": round(time.perf_counter() - started, 3),
         },
         "metrics": {**metrics, "psnr_note": "validation crops, dB, border = scale"},
+        "delivered": delivered,
     }
     return SuperResolutionModel(trainer.generator.cpu(), card, device=device.type)

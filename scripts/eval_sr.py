@@ -198,6 +198,7 @@ def render(
     latency: tuple[float, float],
     iou: dict[str, tuple[float, float]] | None,
     train_seconds: float,
+    delivered: dict[str, object],
 ) -> str:
     train, test_free, test_defect = split_sizes
     gain = final["psnr"] - final["psnr_bicubic"]
@@ -214,7 +215,9 @@ def render(
         f"| bicubic (PIL) | {final['psnr_bicubic']:.2f} | {final['ssim_bicubic']:.4f} |",
         f"| best linear 7x7 filter (least squares on the training tiles) | {linear['psnr']:.2f} | {linear['ssim']:.4f} |",
         f"| generator after L1 pre-training | {after_pretrain['psnr']:.2f} | {after_pretrain['ssim']:.4f} |",
-        f"| generator after adversarial fine-tuning (delivered) | {final['psnr']:.2f} | {final['ssim']:.4f} |",
+        f"| delivered generator ({delivered['phase']} epoch {delivered['epoch']}) | {final['psnr']:.2f} | {final['ssim']:.4f} |",
+        "",
+        f"Delivered: {delivered['reason']} (selection by PSNR on validation crops of the training images).",
         "",
         f"PSNR gain over bicubic {gain:+.2f} dB (target >= +{TARGET_PSNR_GAIN:.1f}: "
         f"{'met' if gain >= TARGET_PSNR_GAIN else 'NOT met'}); SSIM "
@@ -298,6 +301,7 @@ def main() -> int:
         latency,
         iou,
         train_seconds,
+        model.card["delivered"],
     )
     print(table)
     if args.write_doc:

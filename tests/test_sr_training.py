@@ -49,6 +49,21 @@ def test_trained_generator_beats_bicubic_on_a_held_out_image() -> None:
     assert model.card["degradation"]["jpeg_min"] == TINY.degradation.jpeg_min
 
 
+def test_fine_tuning_that_loses_psnr_delivers_the_pretrained_generator() -> None:
+    """An adversarial phase that wrecks validation PSNR is discarded: the pre-trained weights ship."""
+    images = [shapes_image(seed, 48) for seed in range(4)]
+    base = {**_fields(TINY), "epochs": 2, "crops_per_epoch": 64}
+    pretrained = train_sr_model(images, SRTrainConfig(**{**base, "gan_epochs": 0}))
+    harsh = SRTrainConfig(**{**base, "gan_epochs": 2, "adversarial_weight": 10.0, "gan_learning_rate": 1e-2})
+    model = train_sr_model(images, harsh)
+    metrics = model.card["metrics"]
+    assert metrics["adversarial_psnr"] < metrics["pretrain_psnr"]
+    assert model.version == pretrained.version
+    assert model.card["delivered"]["phase"] == "pretrain"
+    assert "pre-trained weights kept" in model.card["delivered"]["reason"]
+    assert metrics["final_psnr"] == pretrained.card["metrics"]["final_psnr"]
+
+
 def test_resumed_run_ends_with_the_same_generator(tmp_path: Path) -> None:
     """Stopping after epoch 2 and resuming gives the weights of an unbroken run."""
     images = [shapes_image(seed, 48) for seed in range(3)]

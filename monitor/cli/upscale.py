@@ -117,6 +117,7 @@ def _train(args: argparse.Namespace) -> int:
         f"model {model.version} written to {args.out} (val PSNR {metrics['final_psnr']:.2f} dB, "
         f"bicubic {metrics['bicubic_psnr']:.2f} dB)"
     )
+    print(f"delivered epoch {model.card['delivered']['epoch']}: {model.card['delivered']['reason']}")
     return 0
 
 
