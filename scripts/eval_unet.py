@@ -41,6 +41,22 @@ SECTION = "## Defect segmentation"
 DEU_NET_MIOU = 0.669
 TARGETS = {"miou": 0.67, "dice": 0.75, "fp_percent": 0.5}
 SPEED_SIZE, SPEED_BATCH = 256, 8
+PROTOCOL = """Data: the magnetic-tile development slice (`../shared/data/magnetic-tile`, 115 blowhole tiles with
+masks, 203 free tiles); Break, Crack, Fray and Uneven are held out. Split by tile group, the same rule
+as the image-anomaly section (scripts/eval_unet.py docstring): shots with nearby N are one physical
+tile and stay on one side. Training through `monitor train unet --images … --masks … --negatives
+<free tiles>` with default settings (free tiles are all-background examples); test through
+`monitor segment`, reading back the 0/255 PNGs it writes. Reproduce:
+`.venv/bin/python scripts/eval_unet.py --write-doc` (`--models 4x4,16x3` adds rows to the
+trade-off table).
+
+Definitions (defect = positive class; `models/defects.py` `MaskCounts`): defect IoU = TP/(TP+FP+FN);
+mIoU = mean of the defect IoU and the background IoU TN/(TN+FP+FN), the two-class mean IoU of the
+segmentation papers; Dice = 2TP/(2TP+FP+FN). "Per image" averages each test image's value, "pooled"
+sums the pixel counts of all test defect images first. FP pixels on free tiles = FP/(FP+TN) over
+all held-out free tiles. Blowholes cover 0.21 % of a tile on average, so background IoU is ~0.998
+and mIoU ≈ (1 + defect IoU) / 2: the defect IoU is the demanding number.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +243,7 @@ def main() -> int:
     table = render(results, split(args.data), args.epochs)
     print(table)
     if args.write_doc:
-        write_section(f"{SECTION}\n\n{table}\n")
+        write_section(f"{SECTION}\n\n{PROTOCOL}\n{table}\n")
     return 0
 
 

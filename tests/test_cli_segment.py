@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from segmentation_images import write_dataset
 
@@ -15,7 +17,29 @@ from models.images import save_png
 from models.unet_training import UNetTrainConfig, load_training_pairs, train_segmentation_model
 from monitor.cli.main import main
 
-FAST = ["--epochs", "10", "--size", "32", "--width", "8", "--depth", "2", "--device", "cpu"]
+FAST = [
+    "--epochs",
+    "10",
+    "--crops-per-epoch",
+    "96",
+    "--size",
+    "32",
+    "--width",
+    "8",
+    "--depth",
+    "2",
+    "--device",
+    "cpu",
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread: on the shared 2-core machine, two threads of tiny convolutions run ~7x slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +81,28 @@ def test_train_resumes_from_the_checkpoint_in_its_out_folder(
     and the checkpoint is gone once the model is written."""
     images, masks = write_dataset(tmp_path / "train", 2, seed=2)
     out = tmp_path / "model"
-    interrupted = UNetTrainConfig(width=4, depth=2, crop=32, epochs=2, device="cpu")
+    interrupted = UNetTrainConfig(width=4, depth=2, crop=32, epochs=2, crops_per_epoch=16, device="cpu")
     train_segmentation_model(*load_training_pairs(images, masks), interrupted, Checkpoint.in_folder(out))
     argv = ["train", "unet", "--images", str(images), "--masks", str(masks), "--out", str(out)]
     assert (
-        main([*argv, "--size", "32", "--width", "4", "--depth", "2", "--device", "cpu", "--epochs", "3"]) == 0
+        main(
+            [
+                *argv,
+                "--size",
+                "32",
+                "--width",
+                "4",
+                "--depth",
+                "2",
+                "--device",
+                "cpu",
+                "--epochs",
+                "3",
+                "--crops-per-epoch",
+                "16",
+            ]
+        )
+        == 0
     )
     printed = capsys.readouterr().out
     assert "resuming from" in printed and "epoch   3/3" in printed and "epoch   2/3" not in printed

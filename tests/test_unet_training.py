@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,15 @@ from models.unet_training import (
 TINY = UNetTrainConfig(
     width=8, depth=2, crop=32, epochs=10, crops_per_epoch=96, batch_size=16, learning_rate=1e-2, device="cpu"
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread: on the shared 2-core machine, two threads of tiny convolutions run ~7x slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,18 @@ def register(subparsers: Subparsers) -> None:
         help=f"training crop size in pixels (default {DEFAULTS.crop})",
     )
     train.add_argument(
+        "--crops-per-epoch",
+        type=int,
+        default=DEFAULTS.crops_per_epoch,
+        help=f"random training crops per epoch (default {DEFAULTS.crops_per_epoch})",
+    )
+    train.add_argument(
+        "--learning-rate",
+        type=float,
+        default=DEFAULTS.learning_rate,
+        help=f"default {DEFAULTS.learning_rate}",
+    )
+    train.add_argument(
         "--width", type=int, default=DEFAULTS.width, help=f"first-level channels ({DEFAULTS.width})"
     )
     train.add_argument("--depth", type=int, default=DEFAULTS.depth, help=f"down-samplings ({DEFAULTS.depth})")
@@ -81,6 +93,8 @@ def _train(args: argparse.Namespace) -> int:
             width=args.width,
             depth=args.depth,
             crop=args.size,
+            crops_per_epoch=args.crops_per_epoch,
+            learning_rate=args.learning_rate,
             epochs=args.epochs,
             threshold=args.threshold,
             seed=args.seed,
