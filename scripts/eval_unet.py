@@ -57,6 +57,28 @@ sums the pixel counts of all test defect images first. FP pixels on free tiles =
 all held-out free tiles. Blowholes cover 0.21 % of a tile on average, so background IoU is ~0.998
 and mIoU ≈ (1 + defect IoU) / 2: the defect IoU is the demanding number.
 """
+NOTES = """
+Reading the numbers (last full run, default settings, seed 0):
+- **mIoU ≥ 0.67: met per image (0.701), not pooled (0.659).** **Dice ≥ 0.75: not met (0.485).**
+  **False-positive pixels on held-out free tiles ≤ 0.5 %: met (0.07 %).** The defect-class IoU is
+  0.40 per image: blowholes are about 5-15 px wide, and a one-pixel band around a 10-px blowhole is
+  about 40 % of its area, so edge disagreements on their anti-aliased, >127-binarised masks weigh heavily. DEU-Net's 0.669 is reported on the whole
+  dataset with its own split, so the comparison is indicative only.
+- **Why these defaults (width 8, depth 4, crop 128, 30 epochs of 512 crops, threshold 0.5).** Depth 4
+  gives a receptive field of about 200 px, enough context for Uneven/Fray areas covering a quarter
+  of a tile, and costs little because the deep levels run at 1/8-1/16 resolution; width 8 keeps
+  the model inside the daemon's CPU budget. Half of each batch is crops centred on a random defect
+  pixel and the Dice term is pooled over the batch, so neither tiny nor large defects are drowned by
+  background; free tiles enter as all-background crops, which is what holds the false-positive
+  rate down. No setting reads a defect size from these files.
+- **Speed.** Inference is `channels_last` (2.0-2.4x faster than the default layout on this CPU:
+  16-18 → 36-38 frames/s for width 8 on one thread, measured on a quiet machine). The table's
+  frames/s were measured while three other engineers trained models on the same 2 cores (load
+  average 4-6); there two torch threads are far slower than one (oversubscription), so the daemon
+  should run the U-Net on one thread. At ~30 frames/s per core (33 ms per 256x256 frame) the
+  U-Net alone uses most of one core's share of the 25 frames/s AE + U-Net budget: width 4 (see the
+  trade-off rows) is the lever if the autoencoder needs more than the other core.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +265,7 @@ def main() -> int:
     table = render(results, split(args.data), args.epochs)
     print(table)
     if args.write_doc:
-        write_section(f"{SECTION}\n\n{PROTOCOL}\n{table}\n")
+        write_section(f"{SECTION}\n\n{PROTOCOL}\n{table}\n{NOTES}")
     return 0
 
 
