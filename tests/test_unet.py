@@ -16,9 +16,12 @@ def test_logits_have_the_input_size(width: int, depth: int) -> None:
     assert module(x).shape == x.shape
 
 
+def count(config: UNetConfig) -> int:
+    return sum(parameter.numel() for parameter in UNet(config).parameters())
+
+
 def test_width_and_depth_set_the_size_of_the_network() -> None:
     """Doubling the width roughly quadruples the parameters; one more level adds a deeper block."""
-    count = lambda config: sum(p.numel() for p in UNet(config).parameters())  # noqa: E731
     assert 3.5 < count(UNetConfig(width=16, depth=3)) / count(UNetConfig(width=8, depth=3)) < 4.1
     assert count(UNetConfig(width=8, depth=4)) > 3 * count(UNetConfig(width=8, depth=3))
     assert UNetConfig(width=8, depth=4).multiple == 16
