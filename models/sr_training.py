@@ -273,16 +273,16 @@ def delivered_entry(metrics: dict[str, float], config: SRTrainConfig) -> dict[st
     phase = PRETRAIN if epoch <= config.epochs else ADVERSARIAL
     if phase == ADVERSARIAL:
         reason = (
-            f"adversarial epoch {epoch - config.epochs} had the best validation PSNR ({best:.2f} dB; "
-            f"pre-training ended at {metrics.get('pretrain_psnr', metrics['initial_psnr']):.2f} dB)"
+            f"adversarial epoch {epoch - config.epochs} had the best validation PSNR ({best:.3f} dB; "
+            f"pre-training ended at {metrics.get('pretrain_psnr', metrics['initial_psnr']):.3f} dB)"
         )
     elif config.gan_epochs and "pretrain_psnr" in metrics:
         reason = (
-            f"no adversarial epoch beat the pre-trained generator's validation PSNR ({best:.2f} dB; "
-            f"the last adversarial epoch reached {metrics['adversarial_psnr']:.2f} dB): pre-trained weights kept"
+            f"no adversarial epoch beat the pre-trained generator's validation PSNR ({best:.3f} dB; "
+            f"the last adversarial epoch reached {metrics['adversarial_psnr']:.3f} dB): pre-trained weights kept"
         )
     else:
-        reason = f"best validation PSNR of the L1 pre-training ({best:.2f} dB)"
+        reason = f"best validation PSNR of the L1 pre-training ({best:.3f} dB)"
     return {"epoch": epoch, "phase": phase, "val_psnr": best, "reason": reason}
 
 

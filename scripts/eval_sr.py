@@ -233,7 +233,7 @@ def render(
         f"| best linear 7x7 filter (least squares on the training tiles) | {linear['psnr']:.2f} | {linear['ssim']:.4f} |",
         f"| bound: HR with all detail above the LR Nyquist limit removed (not an upscaler) | {band_limited:.2f} | - |",
         f"| generator after L1 pre-training | {after_pretrain['psnr']:.2f} | {after_pretrain['ssim']:.4f} |",
-        f"| delivered generator ({delivered['phase']} epoch {delivered['epoch']}) | {final['psnr']:.2f} | {final['ssim']:.4f} |",
+        f"| delivered generator (run epoch {delivered['epoch']}, {delivered['phase']}) | {final['psnr']:.2f} | {final['ssim']:.4f} |",
         "",
         f"Delivered: {delivered['reason']} (selection by PSNR on validation crops of the training images).",
         "",
