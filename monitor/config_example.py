@@ -7,6 +7,7 @@ option can never drift from its validation.
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import yaml
@@ -43,9 +44,29 @@ def _render_model(model: type[BaseModel], instance: BaseModel, indent: int, line
             lines.append(f"{pad}{name}:")
             _render_model(type(value), value, indent + 1, lines)
             continue
+        entry = _mapping_entry_model(info)
+        if entry is not None:
+            lines.append("")
         if comment:
             lines.append(f"{pad}# {comment}")
         lines.append(f"{pad}{name}: {_scalar(value)}")
+        if entry is not None and not value:
+            _render_commented_entry(entry, indent + 1, lines)
+
+
+def _mapping_entry_model(info: FieldInfo) -> type[BaseModel] | None:
+    """The model of a `dict[str, Model]` field (e.g. cameras), whose keys the example cannot show."""
+    if typing.get_origin(info.annotation) is not dict:
+        return None
+    entry = typing.get_args(info.annotation)[-1]
+    return entry if isinstance(entry, type) and issubclass(entry, BaseModel) else None
+
+
+def _render_commented_entry(model: type[BaseModel], indent: int, lines: list[str]) -> None:
+    """Document every key of one mapping entry as a commented-out example named `<name>`."""
+    entry_lines: list[str] = [f"{'  ' * indent}<name>:"]
+    _render_model(model, model(), indent + 1, entry_lines)
+    lines.extend(f"# {line}" for line in entry_lines if line)
 
 
 def _comment(info: FieldInfo) -> str:

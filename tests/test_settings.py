@@ -83,3 +83,13 @@ def test_cli_prints_example(capsys: pytest.CaptureFixture[str]) -> None:
     """`monitor config example` prints the annotated file."""
     assert main(["config", "example"]) == 0
     assert "thresholds:" in capsys.readouterr().out
+
+
+def test_example_camera_entry_is_valid_when_uncommented(tmp_path: Path) -> None:
+    """The commented-out camera entry in the example documents real keys: uncommented, it loads."""
+    text = render_example().replace("cameras: {}\n#   <name>:", "cameras:\n  line1-cam:")
+    text = "\n".join(line[2:] if line.startswith("#     ") else line for line in text.splitlines())
+    config = tmp_path / "monitor.yaml"
+    config.write_text(text)
+    camera = load_settings(config).cameras["line1-cam"]
+    assert camera.models == ["ae", "unet"] and camera.backlog == 16
