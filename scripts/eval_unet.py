@@ -89,6 +89,7 @@ Reading the numbers (default settings; seed 0 in the first table, seeds 0 and 1 
 @dataclass(frozen=True, slots=True)
 class Result:
     name: str
+    seed: int
     per_image: list[MaskCounts]  # test blowhole images
     free: MaskCounts  # pooled over the test free tiles
     train_seconds: float
@@ -195,7 +196,7 @@ def evaluate(data: Path, width: int, depth: int, epochs: int, work: Path, seed: 
         MaskCounts(),
     )
     fps = {threads: inference_fps(model_dir, threads) for threads in (1, 2)}
-    return Result(name, per_image, free, train_seconds, fps)
+    return Result(name, seed, per_image, free, train_seconds, fps)
 
 
 def render(results: list[Result], parts: dict[str, list[Path]], epochs: int) -> str:
@@ -220,12 +221,14 @@ def render(results: list[Result], parts: dict[str, list[Path]], epochs: int) -> 
         "Speed/quality trade-off (same split and epochs; `SegmentationModel.segment` on 256x256 frames, "
         f"batch {SPEED_BATCH}, CPU):",
         "",
-        "| model | defect IoU per image | Dice per image | FP % free | frames/s 1 thread | frames/s 2 threads | train min |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| model | seed | defect IoU per image | mIoU per image | Dice per image | Dice pooled | FP % free "
+        "| frames/s 1 thread | frames/s 2 threads | train min |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for result in results:
         lines.append(
-            f"| {result.name} | {result.mean('defect_iou'):.3f} | {result.mean('dice'):.3f} "
+            f"| {result.name} | {result.seed} | {result.mean('defect_iou'):.3f} | {result.mean('mean_iou'):.3f} "
+            f"| {result.mean('dice'):.3f} | {result.pooled.dice:.3f} "
             f"| {100 * result.free.false_positive_rate:.3f} | {result.fps[1]:.1f} | {result.fps[2]:.1f} "
             f"| {result.train_seconds / 60:.1f} |"
         )
