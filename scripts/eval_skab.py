@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from evaldoc import DOC, write_section  # scripts/ is on sys.path
 
 from monitor.cli.main import main as monitor_main
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "skab-dev"
-DEFAULT_DOC = REPO / "docs" / "evaluation.md"
 TRAIN_ROWS = 400
 LABELS = "anomaly,changepoint"
 LEADERBOARD = [
@@ -144,7 +144,8 @@ def render(evaluation: Evaluation, pattern: str) -> str:
     return "\n".join(lines)
 
 
-DOC_HEADER = """# Evaluation: SKAB (outlier detection)
+SECTION = "## Sensor anomaly detection: SKAB (outlier detection)"
+DOC_HEADER = f"""{SECTION}
 
 Data: the `valve2` experiments of the Skoltech Anomaly Benchmark (SKAB v0.9, `../shared/data/skab-dev`);
 the other 30 experiments are held out. Protocol as published: per file, fit on the first 400 rows, score
@@ -158,7 +159,7 @@ flag is the daemon's: threshold, K-of-N debounce and hysteresis included. No set
 Reproduce: `make eval-skab` (or `.venv/bin/python scripts/eval_skab.py`; `--files 'GLOB'` for other
 experiments).
 
-## Why the defaults are what they are
+### Why the defaults are what they are
 - **Level-free slow channels.** A channel whose baseline variance lies mostly on time scales longer than
   a window (within-window variance < 50 % of its total variance: here `Temperature` and `Thermocouple`
   warming up) has no normal range that 400 readings can show; judged by level it drifts out of range
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SKAB directory")
     parser.add_argument("--files", default="valve2-*.csv", help="experiment files (glob)")
-    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="markdown report to write")
+    parser.add_argument("--doc", type=Path, default=DOC, help="markdown report to write")
     parser.add_argument("--no-doc", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
     evaluation = evaluate(args.data, args.files)
@@ -199,11 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print(f"\n{len(evaluation.files)} files in {evaluation.seconds:.1f} s")
     if not args.no_doc:
-        args.doc.write_text(
-            DOC_HEADER
-            + table
-            + f"\n\nLast run: {len(evaluation.files)} files in {evaluation.seconds:.1f} s.\n"
-        )
+        last_run = f"Last run: {len(evaluation.files)} files in {evaluation.seconds:.1f} s."
+        write_section(SECTION, f"{DOC_HEADER}{table}\n\n{last_run}\n", args.doc)
     return 0
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from eval_image_ae import test_groups, tile_number  # the shared split rule (scripts/ is on sys.path)
+from evaldoc import DOC, write_section
 
 from models.checkpoint import Checkpoint
 from models.defects import MaskCounts
@@ -45,7 +46,6 @@ from monitor.cli.main import main as monitor_main
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "magnetic-tile"
-DOC = REPO / "docs" / "evaluation.md"
 SECTION = "## Super-resolution"
 SCALE = 4
 LINEAR_WINDOW = 7
@@ -262,18 +262,6 @@ def render(
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this script's section of docs/evaluation.md, leaving the others alone."""
-    doc = DOC.read_text() if DOC.is_file() else ""
-    start = doc.find(SECTION)
-    if start < 0:
-        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-    else:
-        end = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + text + ("\n" + doc[end:] if end >= 0 else "\n")
-    DOC.write_text(doc)
-
-
 def main() -> int:
     defaults = SRTrainConfig()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -324,7 +312,7 @@ def main() -> int:
     )
     print(table)
     if args.write_doc:
-        write_section(f"{SECTION}\n\n{table}\n")
+        write_section(SECTION, f"{SECTION}\n\n{table}\n")
     return 0
 
 

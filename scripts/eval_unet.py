@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from eval_image_ae import test_groups, tile_number  # the shared split rule (scripts/ is on sys.path)
+from evaldoc import DOC, write_section
 
 from models.defects import MaskCounts
 from models.images import list_images, load_gray
@@ -36,7 +37,6 @@ from monitor.cli.main import main as monitor_main
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "magnetic-tile"
-DOC = REPO / "docs" / "evaluation.md"
 SECTION = "## Defect segmentation"
 DEU_NET_MIOU = 0.669
 TARGETS = {"miou": 0.67, "dice": 0.75, "fp_percent": 0.5}
@@ -235,18 +235,6 @@ def render(results: list[Result], parts: dict[str, list[Path]], epochs: int) -> 
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this script's section of docs/evaluation.md, leaving the others alone."""
-    doc = DOC.read_text() if DOC.is_file() else ""
-    start = doc.find(SECTION)
-    if start < 0:
-        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-    else:
-        end = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + text + ("\n" + doc[end:] if end >= 0 else "\n")
-    DOC.write_text(doc)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="magnetic-tile folder")
@@ -273,7 +261,7 @@ def main() -> int:
     table = render(results, split(args.data), args.epochs)
     print(table)
     if args.write_doc:
-        write_section(f"{SECTION}\n\n{PROTOCOL}\n{table}\n{NOTES}")
+        write_section(SECTION, f"{SECTION}\n\n{PROTOCOL}\n{table}\n{NOTES}")
     return 0
 
 
