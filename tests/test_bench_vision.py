@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.bench.vision import ScenarioResult, VisionBenchConfig, markdown, write_section
+from monitor.bench import vision
+from monitor.bench.report import write_doc_section
+from monitor.bench.vision import ScenarioResult, VisionBenchConfig, markdown
 
 
 def test_config_refuses_too_few_frames() -> None:
@@ -23,7 +25,8 @@ def test_report_section_replaces_only_the_vision_heading(tmp_path: Path) -> None
         ScenarioResult("256x256, AE + U-Net", 100, 30.0, 40.0, 80.0, 20.0),
         ScenarioResult("64x64 -> 256x256 (x4 SR), AE + U-Net", 100, 12.0, 90.0, 150.0, 20.0),
     ]
-    write_section(doc, markdown(results, VisionBenchConfig(frames=100), "monitor bench vision"))
+    section = markdown(results, VisionBenchConfig(frames=100), "monitor bench vision")
+    write_doc_section(doc, vision.SECTION, section, title="# Benchmarks")
     text = doc.read_text()
     assert "kept" in text and "stale table" not in text
     assert "| 256x256, AE + U-Net | 100 | 30.0 | 20 | 40 ms | 80 ms |" in text

@@ -47,6 +47,9 @@ TARGET_P99_MS = 250.0
 TARGET_RSS_MB = 1536.0
 
 
+SECTION = "## Sensor ingestion: `monitor bench sensor`"
+
+
 class BenchError(RuntimeError):
     """The benchmark could not run or a consumer stalled; the message says where."""
 
@@ -163,9 +166,7 @@ class BenchReport:
             f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in self.targets()
         )
         hardware = "\n".join(f"- {key}: {value}" for key, value in self.hardware.items())
-        return f"""# Benchmarks
-
-## Sensor ingestion: `monitor bench sensor`
+        return f"""{SECTION}
 
 Measured {self.started:%Y-%m-%d %H:%M} UTC with
 
@@ -562,6 +563,11 @@ def drain_daemon(
     )
 
 
+def _stored_since(seen: dict[tuple[str, datetime], float], lock: threading.Lock, first: datetime) -> int:
+    with lock:
+        return sum(1 for _, ts in seen if ts >= first)
+
+
 def paced_latency(
     port: int,
     engine: sa.Engine,
@@ -583,6 +589,7 @@ def paced_latency(
     ticks = max(1, int(config.paced_seconds * tick_hz))
     began_wall = datetime.now(UTC)
     seen: dict[tuple[str, datetime], float] = {}
+    seen_lock = threading.Lock()  # the poller adds while the publisher counts
     stop = threading.Event()
 
     def poll() -> None:
@@ -592,8 +599,9 @@ def paced_latency(
             with engine.connect() as conn:
                 rows = conn.execute(query.where(Score.ts > watermark)).all()
             now = time.time()
-            for asset, ts in rows:
-                seen.setdefault((asset, ts), now)
+            with seen_lock:
+                for asset, ts in rows:
+                    seen.setdefault((asset, ts), now)
             if rows:
                 watermark = max(watermark, max(ts for _, ts in rows) - timedelta(seconds=1))
             stop.wait(0.05)
@@ -622,8 +630,7 @@ def paced_latency(
             sent.append(ts)
         deadline = time.monotonic() + stall_timeout_s
         while (
-            len([k for k in seen if k[1] >= sent[0]]) < len(sent) * len(assets)
-            and time.monotonic() < deadline
+            _stored_since(seen, seen_lock, sent[0]) < len(sent) * len(assets) and time.monotonic() < deadline
         ):
             time.sleep(0.1)
     finally:

@@ -200,6 +200,9 @@ def run_vision_bench(config: VisionBenchConfig) -> list[ScenarioResult]:
         ]
 
 
+SECTION = "## Vision"
+
+
 def markdown(results: list[ScenarioResult], config: VisionBenchConfig, command: str) -> str:
     """The `## Vision` section of docs/benchmarks.md."""
     rows = [
@@ -209,7 +212,7 @@ def markdown(results: list[ScenarioResult], config: VisionBenchConfig, command: 
     met = results[0].fps >= TARGET_FPS
     return "\n".join(
         [
-            "## Vision",
+            SECTION,
             "",
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}` "
             f"(batch {config.batch_max}, {'database ' + config.db_url if config.db_url else 'SQLite'}).",
@@ -234,15 +237,3 @@ def markdown(results: list[ScenarioResult], config: VisionBenchConfig, command: 
             "",
         ]
     )
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the `## Vision` section of the benchmarks document."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find("## Vision")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from monitor.bench import sensor, vision
 from monitor.bench.brokers import BrokerError
+from monitor.bench.report import write_doc_section
 from monitor.cli.main import UsageError
 
 
@@ -67,7 +68,7 @@ def _vision(args: argparse.Namespace) -> int:
     section = vision.markdown(results, config, command)
     print(section)
     if args.out:
-        vision.write_section(args.out, section)
+        write_doc_section(args.out, vision.SECTION, section, title="# Benchmarks")
         print(f"report written to {args.out}")
     return 0
 
@@ -96,7 +97,6 @@ def _sensor(args: argparse.Namespace) -> int:
     for name, value, met in report.targets():
         print(f"  {'ok ' if met else 'MISS'} {name}: {value}")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report.markdown())
+        write_doc_section(args.out, sensor.SECTION, report.markdown(), title="# Benchmarks")
         print(f"report written to {args.out}")
     return 0
