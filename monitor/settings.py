@@ -136,9 +136,9 @@ class DatabaseSettings(Section):
         2000, title="Write batch", description="Rows per batched SQL write.", ge=1, le=100_000
     )
     write_interval_s: float = Field(
-        0.1,
+        0.05,
         title="Write interval",
-        description="Longest wait before a partial batch is written.",
+        description="Longest wait before a partial batch is written (bounds publish-to-stored latency).",
         gt=0,
         le=10,
     )
