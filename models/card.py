@@ -25,6 +25,14 @@ class ModelCardError(ValueError):
     """A model directory that cannot be used as it is; the message says which file and why."""
 
 
+def check_version(directory: Path, weights_version: str, card: dict[str, Any]) -> None:
+    """Refuse a directory whose weights are not the version its card names (a swapped file)."""
+    if weights_version != card.get("version"):
+        raise ModelCardError(
+            f"{directory}: weights are version {weights_version}, card says {card.get('version')}"
+        )
+
+
 @dataclass(slots=True)
 class ModelFiles:
     """What a model directory holds once its hashes have been checked."""

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.card import ModelCardError, ModelFiles, load_model_dir, save_model_dir
+from models.card import ModelCardError, ModelFiles, check_version, load_model_dir, save_model_dir
 from models.image_ae import ImageAE, ImageAEConfig, blur, error_map
 from models.images import pad_to_multiple
 from models.sensor_model import state_version
@@ -167,8 +167,5 @@ class ImageAnomalyModel:
             )
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelCardError(f"{directory}: model card and weights do not fit together: {exc}") from exc
-        if model.version != card.get("version"):
-            raise ModelCardError(
-                f"{directory}: weights are version {model.version}, card says {card.get('version')}"
-            )
+        check_version(directory, model.version, card)
         return model

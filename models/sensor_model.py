@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.card import ModelCardError, ModelFiles, load_model_dir, save_model_dir
+from models.card import ModelCardError, ModelFiles, check_version, load_model_dir, save_model_dir
 from models.sensor_ae import SensorAE, SensorAEConfig
 from models.training import autocast, resolve_device
 
@@ -181,8 +181,5 @@ class SensorModel:
             )
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelCardError(f"{directory}: model card and weights do not fit together: {exc}") from exc
-        if model.version != card.get("version"):
-            raise ModelCardError(
-                f"{directory}: weights are version {model.version}, card says {card.get('version')}"
-            )
+        check_version(directory, model.version, card)
         return model

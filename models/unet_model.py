@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.card import ModelCardError, ModelFiles, load_model_dir, save_model_dir
+from models.card import ModelCardError, ModelFiles, check_version, load_model_dir, save_model_dir
 from models.images import pad_to_multiple
 from models.sensor_model import state_version
 from models.training import autocast, resolve_device
@@ -102,8 +102,5 @@ class SegmentationModel:
             model = cls(module, threshold=float(card["threshold"]), card=card, device=device)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelCardError(f"{directory}: model card and weights do not fit together: {exc}") from exc
-        if model.version != card.get("version"):
-            raise ModelCardError(
-                f"{directory}: weights are version {model.version}, card says {card.get('version')}"
-            )
+        check_version(directory, model.version, card)
         return model

@@ -15,9 +15,8 @@ from models.checkpoint import Checkpoint
 from models.image_ae_model import ImageAnomalyModel, ScoringConfig
 from models.image_ae_training import ImageTrainConfig, train_image_ae
 from models.images import list_images, load_gray
-from models.training import EpochReport
+from monitor.cli.common import Subparsers, command_group, print_epoch
 from monitor.cli.main import UsageError
-from monitor.cli.sensor import Subparsers, command_group
 from monitor.settings import Settings, load_settings
 from monitor.thresholds import MIN_FIT_SCORES, make_threshold
 
@@ -69,15 +68,6 @@ def _load(path: Path) -> np.ndarray:
         raise UsageError(str(exc)) from exc
 
 
-def _print_epoch(report: EpochReport) -> None:
-    marker = " *" if report.best else ""
-    print(
-        f"epoch {report.epoch:3d}/{report.epochs}  train {report.train_loss:.5f}  "
-        f"val {report.val_loss:.5f}  {report.seconds:.2f}s{marker}",
-        flush=True,
-    )
-
-
 def _train(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.epochs < 1 or args.size < 16:
@@ -98,7 +88,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"resuming from {checkpoint.path} after epoch {resumed[0]}")
     print(f"training on {len(paths)} images from {args.images} at {args.size} px")
     try:
-        model = train_image_ae([_load(path) for path in paths], config, _print_epoch, checkpoint)
+        model = train_image_ae([_load(path) for path in paths], config, print_epoch, checkpoint)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     model.card["threshold_calibration"] = _calibration(model.training_scores, settings)

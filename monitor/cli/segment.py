@@ -18,8 +18,8 @@ from models.unet_training import (
     load_training_pairs,
     train_segmentation_model,
 )
+from monitor.cli.common import Subparsers, command_group
 from monitor.cli.main import UsageError
-from monitor.cli.sensor import Subparsers, command_group
 from monitor.settings import load_settings
 
 DEFAULTS = UNetTrainConfig()

@@ -7,32 +7,17 @@ import argparse
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeAlias
 
 from models.card import ModelCardError
 from models.sensor_model import SensorModel
 from models.sensor_training import SensorTrainConfig, train_sensor_model
-from models.training import EpochReport, FitConfig
-from monitor.cli.main import OneLineParser, UsageError
+from models.training import FitConfig
+from monitor.cli.common import Subparsers, command_group, print_epoch
+from monitor.cli.main import UsageError
 from monitor.pipeline.backtest import backtest
 from monitor.pipeline.csvio import CsvError, SensorTable, read_sensor_csv
 from monitor.pipeline.detector import AssetDetector
 from monitor.settings import Settings, load_settings
-
-Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-def command_group(subparsers: Subparsers, name: str, help_text: str) -> Subparsers:
-    """The sub-commands of `monitor <name>`, created by whichever module registers first.
-
-    `train` and `score` are shared by several model kinds (sensor, image-ae, ...), each registered
-    from its own module, so each module finds the group instead of adding it twice.
-    """
-    parser = subparsers.choices.get(name)
-    if parser is None:
-        parser = subparsers.add_parser(name, help=help_text)
-        return parser.add_subparsers(dest="kind", required=True, parser_class=OneLineParser)
-    return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
 
 
 def register(subparsers: Subparsers) -> None:
@@ -72,15 +57,6 @@ def _read(args: argparse.Namespace) -> SensorTable:
         raise UsageError(str(exc)) from exc
 
 
-def _print_epoch(report: EpochReport) -> None:
-    marker = " *" if report.best else ""
-    print(
-        f"epoch {report.epoch:3d}/{report.epochs}  train {report.train_loss:.5f}  "
-        f"val {report.val_loss:.5f}  {report.seconds:.2f}s{marker}",
-        flush=True,
-    )
-
-
 def _train(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     window = args.window if args.window is not None else settings.sensors.window
@@ -97,7 +73,7 @@ def _train(args: argparse.Namespace) -> int:
         f"training on {len(table.values)} readings of {len(table.channels)} channels: {', '.join(table.channels)}"
     )
     try:
-        model = train_sensor_model(table.values, table.channels, config, progress=_print_epoch)
+        model = train_sensor_model(table.values, table.channels, config, progress=print_epoch)
     except ValueError as exc:
         raise UsageError(f"{args.csv}: {exc}") from exc
     model.card["threshold_calibration"] = _calibration(model, settings)

@@ -13,8 +13,8 @@ from models.images import list_images, load_gray, save_png
 from models.sr_gan import SCALES
 from models.sr_model import SuperResolutionModel
 from models.sr_training import SREpochReport, SRTrainConfig, train_sr_model
+from monitor.cli.common import Subparsers, command_group
 from monitor.cli.main import UsageError
-from monitor.cli.sensor import Subparsers, command_group
 from monitor.settings import load_settings
 
 
