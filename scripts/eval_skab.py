@@ -11,8 +11,6 @@ the published SKAB leaderboard. Default settings throughout: what is measured is
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import sys
 import tempfile
 import time
@@ -21,9 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from evaldoc import DOC, write_section  # scripts/ is on sys.path
-
-from monitor.cli.main import main as monitor_main
+from evalkit import DOC, run_cli, write_section  # scripts/ is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "skab-dev"
@@ -67,22 +63,14 @@ class Evaluation:
     seconds: float
 
 
-def _cli(argv: list[str]) -> None:
-    """Run `monitor …` in-process, keeping its progress lines out of the report."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = monitor_main(argv)
-    if code != 0:
-        raise RuntimeError(f"monitor {' '.join(argv)} exited with {code}")
-
-
 def evaluate_file(path: Path, work: Path) -> tuple[np.ndarray, np.ndarray]:
     """Train on the file's first rows and score it whole; return labels and flags after TRAIN_ROWS."""
     lines = path.read_text().splitlines(keepends=True)
     train_csv = work / f"{path.stem}-train.csv"
     train_csv.write_text("".join(lines[: TRAIN_ROWS + 1]))
     model_dir, scores_csv = work / f"{path.stem}-model", work / f"{path.stem}-scores.csv"
-    _cli(["train", "sensor", "--csv", str(train_csv), "--out", str(model_dir), "--ignore", LABELS])
-    _cli(
+    run_cli(["train", "sensor", "--csv", str(train_csv), "--out", str(model_dir), "--ignore", LABELS])
+    run_cli(
         [
             "score",
             "sensor",

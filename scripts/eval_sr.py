@@ -19,9 +19,7 @@ Usage: .venv/bin/python scripts/eval_sr.py [--data DIR] [--epochs N --gan-epochs
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
-import io
 import sys
 import tempfile
 import time
@@ -31,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from eval_image_ae import test_groups, tile_number  # the shared split rule (scripts/ is on sys.path)
-from evaldoc import DOC, write_section
+from evalkit import DOC, link_all, run_cli, write_section
 
 from models.checkpoint import Checkpoint
 from models.defects import MaskCounts
@@ -42,7 +40,6 @@ from models.sr_model import SuperResolutionModel
 from models.sr_training import SRTrainConfig, train_sr_model
 from models.unet_model import SegmentationModel
 from models.unet_training import load_mask
-from monitor.cli.main import main as monitor_main
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "magnetic-tile"
@@ -148,32 +145,17 @@ def cpu_latency_ms(model_dir: Path, frames: int = 200) -> tuple[float, float]:
         torch.set_num_threads(previous)
 
 
-def _cli(argv: list[str]) -> None:
-    """Run `monitor …` in-process, keeping its progress lines out of the report."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = monitor_main(argv)
-    if code != 0:
-        raise RuntimeError(f"monitor {' '.join(argv)} exited with {code}")
-
-
-def _link_all(paths: list[Path], folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    for path in paths:
-        (folder / path.name).symlink_to(path)
-    return folder
-
-
 def train_unet(data: Path, train: list[Path], work: Path) -> Path:
     """A U-Net with the project's defaults on the training groups (blowholes + free negatives)."""
     defects = [p for p in train if p.parent.name == "images"]
     free = [p for p in train if p.parent.name == "free"]
-    images = _link_all(defects, work / "unet-train" / "images")
-    masks = _link_all(
+    images = link_all(defects, work / "unet-train" / "images")
+    masks = link_all(
         [data / "blowhole" / "masks" / f"{p.stem}.png" for p in defects], work / "unet-train" / "masks"
     )
-    negatives = _link_all(free, work / "unet-train" / "free")
+    negatives = link_all(free, work / "unet-train" / "free")
     out = work / "unet"
-    _cli(
+    run_cli(
         ["train", "unet", "--images", str(images), "--masks", str(masks), "--negatives", str(negatives)]
         + ["--out", str(out), "--device", "cpu"]
     )

@@ -16,8 +16,6 @@ Usage: .venv/bin/python scripts/eval_unet.py [--data DIR] [--models 8x4,4x4] [--
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import sys
 import tempfile
 import time
@@ -27,13 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from eval_image_ae import test_groups, tile_number  # the shared split rule (scripts/ is on sys.path)
-from evaldoc import DOC, write_section
+from evalkit import DOC, link_all, run_cli, write_section
 
 from models.defects import MaskCounts
 from models.images import list_images, load_gray
 from models.unet_model import SegmentationModel
 from models.unet_training import UNetTrainConfig, load_mask
-from monitor.cli.main import main as monitor_main
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "magnetic-tile"
@@ -103,21 +100,6 @@ class Result:
         return float(np.mean([getattr(counts, metric) for counts in self.per_image]))
 
 
-def _cli(argv: list[str]) -> None:
-    """Run `monitor …` in-process, keeping its progress lines out of the report."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = monitor_main(argv)
-    if code != 0:
-        raise RuntimeError(f"monitor {' '.join(argv)} exited with {code}")
-
-
-def _link_all(paths: list[Path], folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    for path in paths:
-        (folder / path.name).symlink_to(path)
-    return folder
-
-
 def split(data: Path) -> dict[str, list[Path]]:
     free = list_images(data / "free")
     blowhole = list_images(data / "blowhole" / "images")
@@ -150,15 +132,15 @@ def inference_fps(model_dir: Path, threads: int) -> float:
 def evaluate(data: Path, width: int, depth: int, epochs: int, work: Path, seed: int = 0) -> Result:
     parts = split(data)
     name = f"width {width}, depth {depth}"
-    train_images = _link_all(parts["train_defect"], work / "train" / "images")
-    train_masks = _link_all(
+    train_images = link_all(parts["train_defect"], work / "train" / "images")
+    train_masks = link_all(
         [data / "blowhole" / "masks" / f"{p.stem}.png" for p in parts["train_defect"]],
         work / "train" / "masks",
     )
-    negatives = _link_all(parts["train_free"], work / "train" / "free")
+    negatives = link_all(parts["train_free"], work / "train" / "free")
     model_dir = work / "model"
     started = time.perf_counter()
-    _cli(
+    run_cli(
         ["train", "unet", "--images", str(train_images), "--masks", str(train_masks)]
         + ["--negatives", str(negatives), "--out", str(model_dir), "--device", "cpu"]
         + ["--width", str(width), "--depth", str(depth), "--epochs", str(epochs), "--seed", str(seed)]
@@ -166,8 +148,8 @@ def evaluate(data: Path, width: int, depth: int, epochs: int, work: Path, seed: 
     train_seconds = time.perf_counter() - started
     predicted: dict[str, Path] = {}
     for kind in ("test_defect", "test_free"):
-        images = _link_all(parts[kind], work / kind)
-        _cli(
+        images = link_all(parts[kind], work / kind)
+        run_cli(
             [
                 "segment",
                 "--model",
