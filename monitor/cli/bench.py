@@ -50,6 +50,11 @@ def _register_vision(kinds: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.set_defaults(handler=_vision)
 
 
+def _command_line(kind: str) -> str:
+    """The command as typed, for the report (the plain form when called from Python)."""
+    return "monitor " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else f"monitor bench {kind}"
+
+
 def _vision(args: argparse.Namespace) -> int:
     try:
         config = vision.VisionBenchConfig(
@@ -63,7 +68,7 @@ def _vision(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    command = "monitor " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "monitor bench vision"
+    command = _command_line("vision")
     results = vision.run_vision_bench(config)
     section = vision.markdown(results, config, command)
     print(section)
@@ -86,7 +91,7 @@ def _sensor(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    command = "monitor " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "monitor bench sensor"
+    command = _command_line("sensor")
     try:
         report = sensor.run_sensor_bench(config, command=command)
     except (sensor.BenchError, BrokerError) as exc:
