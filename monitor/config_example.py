@@ -7,6 +7,7 @@ option can never drift from its validation.
 
 from __future__ import annotations
 
+import types
 import typing
 from typing import Any
 
@@ -44,28 +45,38 @@ def _render_model(model: type[BaseModel], instance: BaseModel, indent: int, line
             lines.append(f"{pad}{name}:")
             _render_model(type(value), value, indent + 1, lines)
             continue
-        entry = _mapping_entry_model(info)
-        if entry is not None:
+        nested = _nested_model(info)
+        if nested is not None:
             lines.append("")
         if comment:
             lines.append(f"{pad}# {comment}")
         lines.append(f"{pad}{name}: {_scalar(value)}")
-        if entry is not None and not value:
-            _render_commented_entry(entry, indent + 1, lines)
+        if nested is not None and not value:
+            _render_commented_entry(*nested, indent + 1, lines)
 
 
-def _mapping_entry_model(info: FieldInfo) -> type[BaseModel] | None:
-    """The model of a `dict[str, Model]` field (e.g. cameras), whose keys the example cannot show."""
-    if typing.get_origin(info.annotation) is not dict:
-        return None
-    entry = typing.get_args(info.annotation)[-1]
-    return entry if isinstance(entry, type) and issubclass(entry, BaseModel) else None
+def _nested_model(info: FieldInfo) -> tuple[type[BaseModel], str] | None:
+    """The model inside a `dict[str, Model]`, `list[Model]` or `Model | None` field, with how one
+    example entry starts: the example cannot show their keys as defaults, so it shows them commented."""
+    origin, args = typing.get_origin(info.annotation), typing.get_args(info.annotation)
+    shapes = {dict: (args[-1:], "<name>:"), list: (args, "- "), typing.Union: (args, "")}
+    for kind, (candidates, opening) in shapes.items():
+        if origin is kind or (kind is typing.Union and isinstance(info.annotation, types.UnionType)):
+            for entry in candidates:
+                if isinstance(entry, type) and issubclass(entry, BaseModel):
+                    return entry, opening
+    return None
 
 
-def _render_commented_entry(model: type[BaseModel], indent: int, lines: list[str]) -> None:
-    """Document every key of one mapping entry as a commented-out example named `<name>`."""
-    entry_lines: list[str] = [f"{'  ' * indent}<name>:"]
-    _render_model(model, model(), indent + 1, entry_lines)
+def _render_commented_entry(model: type[BaseModel], opening: str, indent: int, lines: list[str]) -> None:
+    """Document every key of one example entry, commented out (required keys show as null)."""
+    pad = "  " * indent
+    entry_lines: list[str] = [f"{pad}{opening}"] if opening.endswith(":") else []
+    _render_model(model, model.model_construct(), indent + (1 if entry_lines else 0), entry_lines)
+    if opening == "- ":
+        first = next(i for i, line in enumerate(entry_lines) if line and not line.lstrip().startswith("#"))
+        entry_lines[first] = f"{pad}- {entry_lines[first].lstrip()}"
+        entry_lines[first + 1 :] = ["  " + line if line else line for line in entry_lines[first + 1 :]]
     lines.extend(f"# {line}" for line in entry_lines if line)
 
 

@@ -363,6 +363,189 @@ class CameraSettings(Section):
         return list(dict.fromkeys(models))
 
 
+SEVERITIES = ("warning", "major", "critical")
+Severity = Literal["warning", "major", "critical"]
+ROLES = ("viewer", "operator", "admin")
+
+
+class WebhookSettings(Section):
+    url: str = Field(title="URL", description="http(s) endpoint that receives each alert as a JSON POST.")
+    secret: SecretStr | None = Field(
+        None,
+        title="Signing secret",
+        description="HMAC-SHA256 key; the signature of the body goes in the X-Monitor-Signature header "
+        "as sha256=<hex>. Never logged.",
+    )
+    timeout_s: float = Field(
+        5.0, title="Timeout", description="Seconds to wait for the response.", gt=0, le=120
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+
+class SmtpSettings(Section):
+    host: str = Field("127.0.0.1", title="SMTP host", description="Mail server for the e-mail channel.")
+    port: int = Field(587, title="SMTP port", description="587 for STARTTLS submission.", ge=1, le=65535)
+    starttls: bool = Field(
+        True, title="STARTTLS", description="Upgrade the connection with STARTTLS before login."
+    )
+    username: str | None = Field(None, title="SMTP user", description="Login, if the server requires one.")
+    password: SecretStr | None = Field(None, title="SMTP password", description="Never logged.")
+    sender: str = Field(
+        "plant-monitor@localhost", title="From", description="Sender address of alert e-mails."
+    )
+    timeout_s: float = Field(
+        10.0, title="SMTP timeout", description="Seconds per SMTP operation.", gt=0, le=300
+    )
+
+
+class RouteSettings(Section):
+    name: str = Field(
+        title="Route name",
+        description="Shown with each delivery in the dashboard.",
+        pattern=ASSET_NAME_PATTERN,
+    )
+    groups: list[str] = Field(
+        default_factory=list,
+        title="Asset groups",
+        description="Groups (notify.groups) whose alerts take this route; empty: every asset and camera.",
+    )
+    severities: list[Severity] = Field(
+        default_factory=lambda: list(SEVERITIES),  # type: ignore[arg-type]
+        title="Severities",
+        description="Alert severities that take this route.",
+        min_length=1,
+    )
+    webhooks: list[str] = Field(
+        default_factory=list, title="Webhooks", description="Names of notify.webhooks to POST to."
+    )
+    emails: list[str] = Field(
+        default_factory=list, title="E-mail recipients", description="Addresses to mail (needs notify.smtp)."
+    )
+
+
+class EscalationSettings(Section):
+    after_s: float = Field(
+        900,
+        title="Escalate after",
+        description="Seconds an alert may stay unacknowledged before it is re-sent to the escalation route.",
+        gt=0,
+    )
+    severities: list[Severity] = Field(
+        default_factory=lambda: ["critical"],  # type: ignore[arg-type]
+        title="Escalated severities",
+        description="Severities that escalate.",
+    )
+    route: RouteSettings | None = Field(
+        None,
+        title="Escalation route",
+        description="Where escalations go (its groups and severities are ignored); null: no escalation.",
+    )
+
+
+class NotifySettings(Section):
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        title="Asset groups",
+        description="Group name -> asset or camera names (shell patterns allowed, e.g. pump-*).",
+    )
+    webhooks: dict[str, WebhookSettings] = Field(
+        default_factory=dict, title="Webhooks", description="Named webhook endpoints used by routes."
+    )
+    smtp: SmtpSettings | None = Field(
+        None, title="SMTP", description="Mail server; required by e-mail routes."
+    )
+    routes: list[RouteSettings] = Field(
+        default_factory=list,
+        title="Routes",
+        description="Who hears about which alerts. The MQTT alerts topic always carries every alert "
+        "change (fixed contract); routes add webhooks and e-mail.",
+    )
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    min_interval_s: float = Field(
+        300,
+        title="Repeat limit",
+        description="Least seconds between two notifications of the same alert to the same target "
+        "(state changes to acknowledged or resolved always go out).",
+        ge=0,
+    )
+    max_attempts: int = Field(
+        20,
+        title="Attempts",
+        description="Delivery attempts (exponential backoff) before a notification is marked failed.",
+        ge=1,
+        le=1000,
+    )
+    retry_min_s: float = Field(1.0, title="First retry", description="Seconds before the first retry.", gt=0)
+    retry_max_s: float = Field(
+        300.0, title="Longest retry", description="Cap on the backoff in seconds.", gt=0
+    )
+
+    @model_validator(mode="after")
+    def _routes_refer_to_known_names(self) -> NotifySettings:
+        routes = list(self.routes) + ([self.escalation.route] if self.escalation.route else [])
+        for route in routes:
+            for name in route.webhooks:
+                if name not in self.webhooks:
+                    raise ValueError(
+                        f"route {route.name}: unknown webhook {name!r} (known: {sorted(self.webhooks)})"
+                    )
+            for group in route.groups:
+                if group not in self.groups:
+                    raise ValueError(
+                        f"route {route.name}: unknown group {group!r} (known: {sorted(self.groups)})"
+                    )
+            if route.emails and self.smtp is None:
+                raise ValueError(f"route {route.name}: e-mail recipients need notify.smtp")
+        return self
+
+
+class UserSettings(Section):
+    password_hash: str = Field(
+        title="Password hash",
+        description="bcrypt hash of the password (`monitor dashboard hash-password`); never the password.",
+        pattern=r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$",
+    )
+    role: Literal["viewer", "operator", "admin"] = Field(
+        "viewer",
+        title="Role",
+        description="viewer: read only; operator: acknowledge, resolve, maintenance, model activation; "
+        "admin: everything.",
+    )
+
+
+class DashboardSettings(Section):
+    host: str = Field("127.0.0.1", title="Dashboard host", description="Address the dashboard binds.")
+    port: int = Field(8501, title="Dashboard port", description="HTTP port of the dashboard.", ge=1, le=65535)
+    public_url: str = Field(
+        "http://localhost:8501",
+        title="Public URL",
+        description="How people reach the dashboard; used for links in notifications.",
+    )
+    users: dict[Annotated[str, Field(pattern=ASSET_NAME_PATTERN)], UserSettings] = Field(
+        default_factory=dict,
+        title="Users",
+        description="Login name -> password hash and role. With no users the dashboard is read-only "
+        "for everyone.",
+    )
+    refresh_s: float = Field(
+        15,
+        title="Auto-refresh",
+        description="Seconds between refreshes of live pages (0: off).",
+        ge=0,
+        le=3600,
+    )
+    page_rows: int = Field(
+        200, title="Rows per page", description="Most rows a table loads at once.", ge=10, le=10_000
+    )
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", title="Log level", description="Least severe level written."
@@ -396,6 +579,8 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     cameras: dict[Annotated[str, Field(pattern=ASSET_NAME_PATTERN)], CameraSettings] = Field(
         default_factory=dict,
         title="Cameras",

@@ -23,6 +23,7 @@ TABLES = {
     "inspections",
     "thresholds",
     "alerts",
+    "alert_events",
     "maintenance_windows",
     "outbox",
     "dead_letters",

@@ -87,9 +87,26 @@ def test_cli_prints_example(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_example_camera_entry_is_valid_when_uncommented(tmp_path: Path) -> None:
     """The commented-out camera entry in the example documents real keys: uncommented, it loads."""
-    text = render_example().replace("cameras: {}\n#   <name>:", "cameras:\n  line1-cam:")
-    text = "\n".join(line[2:] if line.startswith("#     ") else line for line in text.splitlines())
+    head, cameras = render_example().split("cameras: {}\n#   <name>:")
+    lines = [line[2:] if line.startswith("#     ") else line for line in cameras.splitlines()]
+    text = head + "cameras:\n  line1-cam:" + "\n".join(lines)
     config = tmp_path / "monitor.yaml"
     config.write_text(text)
     camera = load_settings(config).cameras["line1-cam"]
     assert camera.models == ["ae", "unet"] and camera.backlog == 16
+
+
+def test_route_naming_an_unknown_webhook_is_rejected_with_its_key(tmp_path: Path) -> None:
+    """A route that points at a webhook nobody defined fails at start-up, naming the route and the name."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text("notify:\n  routes:\n    - name: maint\n      webhooks: [cmms]\n")
+    with pytest.raises(ConfigError, match=r"notify: .*route maint: unknown webhook 'cmms'"):
+        load_settings(config)
+
+
+def test_dashboard_user_needs_a_bcrypt_hash_not_a_password(tmp_path: Path) -> None:
+    """A plain password in `password_hash` is refused with the key path, so it never sits in a config."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text("dashboard:\n  users:\n    alice:\n      password_hash: secret\n      role: operator\n")
+    with pytest.raises(ConfigError, match=r"dashboard\.users\.alice\.password_hash"):
+        load_settings(config)

@@ -187,6 +187,7 @@ class Alert(Base):
         sa.CheckConstraint(f"state IN {ALERT_STATES}", name="state"),
         sa.Index("ix_alerts_asset_state", "asset", "state"),
         sa.Index("ix_alerts_opened_at", "opened_at"),
+        sa.Index("ix_alerts_state_opened_at", "state", "opened_at"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(NAME_LEN * 2), primary_key=True)
@@ -204,7 +205,25 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(sa.String(128))
     ack_comment: Mapped[str | None] = mapped_column(sa.Text)
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(128))
+    escalated_at: Mapped[datetime | None]
     in_maintenance: Mapped[bool] = mapped_column(server_default=sa.false())
+
+
+class AlertEvent(Base):
+    """Who did what to an alert and when (opened, acknowledged, resolved, escalated): the audit trail."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (sa.Index("ix_alert_events_alert_id_at", "alert_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    alert_id: Mapped[str] = mapped_column(
+        sa.String(NAME_LEN * 2), sa.ForeignKey("alerts.id", ondelete="CASCADE")
+    )
+    action: Mapped[str] = mapped_column(sa.String(32))
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    at: Mapped[datetime]
 
 
 class MaintenanceWindow(Base):
@@ -236,6 +255,7 @@ class Outbox(Base):
     )
     channel: Mapped[str] = mapped_column(sa.String(16))
     target: Mapped[str] = mapped_column(sa.Text)
+    route: Mapped[str | None] = mapped_column(sa.String(NAME_LEN))
     payload: Mapped[str] = mapped_column(sa.Text)
     state: Mapped[str] = mapped_column(sa.String(16), server_default="pending")
     attempts: Mapped[int] = mapped_column(server_default="0")

@@ -1,0 +1,59 @@
+"""alert audit trail, escalation and notification routes
+
+Issue 4: who acknowledged or resolved an alert and when (`alert_events`, `alerts.resolved_by`),
+when an unacknowledged alert was escalated (`alerts.escalated_at`), which routing rule queued a
+notification (`outbox.route`), and an index for the dashboard's alert list (state + time).
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-24 11:10:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+UTC_TIME = sa.DateTime(timezone=True)
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "alert_events",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("alert_id", sa.String(length=128), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("actor", sa.String(length=128), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("at", UTC_TIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alert_id"], ["alerts.id"], name=op.f("fk_alert_events_alert_id_alerts"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_events")),
+    )
+    op.create_index("ix_alert_events_alert_id_at", "alert_events", ["alert_id", "at"])
+    with op.batch_alter_table("alerts") as batch:
+        batch.add_column(sa.Column("resolved_by", sa.String(length=128), nullable=True))
+        batch.add_column(sa.Column("escalated_at", UTC_TIME, nullable=True))
+    op.create_index("ix_alerts_state_opened_at", "alerts", ["state", "opened_at"])
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("route", sa.String(length=64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("route")
+    op.drop_index("ix_alerts_state_opened_at", table_name="alerts")
+    with op.batch_alter_table("alerts") as batch:
+        batch.drop_column("escalated_at")
+        batch.drop_column("resolved_by")
+    op.drop_index("ix_alert_events_alert_id_at", table_name="alert_events")
+    op.drop_table("alert_events")
