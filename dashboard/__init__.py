@@ -1,0 +1,1 @@
+"""The operators' Streamlit dashboard (multipage); started by `monitor dashboard` and `monitor demo`."""
