@@ -24,6 +24,8 @@ MQTT_HOST = os.environ.get("MONITOR_TEST_MQTT_HOST", "127.0.0.1")
 MQTT_PORT = int(os.environ.get("MONITOR_TEST_MQTT_PORT", "1883"))
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The dashboard fixtures (`dashboard`, `pg_dashboard`) live beside their helpers.
+pytest_plugins = ["dashboard_helpers"]
 
 
 def require(condition: bool, reason: str) -> None:
