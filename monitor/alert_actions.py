@@ -1,0 +1,104 @@
+"""Operators' actions on alerts: acknowledge and resolve, each one transaction.
+
+The alert row, its audit event (`alert_events`) and the notifications of the change (`outbox`:
+the MQTT alerts topic and the routes) commit together, so what the dashboard shows as done has
+also been announced, and a failed action leaves no trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from monitor.ingest.topics import alerts_topic
+from monitor.maintenance import in_maintenance
+from monitor.notify.enqueue import alert_from_row, queue_alert_change
+from monitor.settings import Settings
+from monitor.store.records import AlertState
+from monitor.store.tables import Alert, AlertEvent, Asset
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_SITE = "unknown"  # alerts-topic level for an asset whose site is not known
+
+
+class ActionError(Exception):
+    """An action that does not apply to the alert as it is now; the message is for the operator."""
+
+
+def record_event(
+    conn: Connection, alert_id: str, action: str, actor: str, at: datetime, comment: str | None = None
+) -> None:
+    """One line of an alert's audit trail (opened, severity, acknowledged, resolved, escalated)."""
+    conn.execute(
+        sa.insert(AlertEvent).values(alert_id=alert_id, action=action, actor=actor, comment=comment, at=at)
+    )
+
+
+def alert_topic(conn: Connection, topic_prefix: str, asset: str) -> str:
+    """The alerts topic of an asset, its site read from the assets table."""
+    site = conn.execute(sa.select(Asset.site).where(Asset.name == asset)).scalar_one_or_none()
+    return alerts_topic(topic_prefix, site or UNKNOWN_SITE, asset)
+
+
+def acknowledge(
+    engine: Engine, settings: Settings, alert_id: str, user: str, comment: str, now: datetime | None = None
+) -> None:
+    """open -> acknowledged, with who and why; the comment is required."""
+    if not comment.strip():
+        raise ActionError("a comment is required to acknowledge an alert")
+    now = now or datetime.now(UTC)
+    values = {"acknowledged_at": now, "acknowledged_by": user, "ack_comment": comment.strip()}
+    _change(engine, settings, alert_id, AlertState.ACKNOWLEDGED, user, comment.strip(), now, values)
+
+
+def resolve(
+    engine: Engine,
+    settings: Settings,
+    alert_id: str,
+    user: str,
+    comment: str = "",
+    now: datetime | None = None,
+) -> None:
+    """open or acknowledged -> resolved by `user` (the pipeline may still see the condition)."""
+    now = now or datetime.now(UTC)
+    values = {"resolved_at": now, "resolved_by": user}
+    _change(engine, settings, alert_id, AlertState.RESOLVED, user, comment.strip(), now, values)
+
+
+_ALLOWED_FROM = {
+    AlertState.ACKNOWLEDGED: (AlertState.OPEN.value,),
+    AlertState.RESOLVED: (AlertState.OPEN.value, AlertState.ACKNOWLEDGED.value),
+}
+
+
+def _change(
+    engine: Engine,
+    settings: Settings,
+    alert_id: str,
+    state: AlertState,
+    user: str,
+    comment: str,
+    now: datetime,
+    values: dict[str, Any],
+) -> None:
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(Alert.__table__).where(Alert.id == alert_id).with_for_update()).first()
+        if row is None:
+            raise ActionError(f"no alert {alert_id}")
+        previous = row.state
+        if previous not in _ALLOWED_FROM[state]:
+            raise ActionError(f"alert {alert_id} is already {previous}")
+        conn.execute(sa.update(Alert).where(Alert.id == alert_id).values(state=state.value, **values))
+        record_event(conn, alert_id, state.value, user, now, comment or None)
+        alert = alert_from_row(row)
+        alert.state = state
+        alert.resolved_at = values.get("resolved_at", alert.resolved_at)
+        alert.in_maintenance = alert.in_maintenance or in_maintenance(conn, alert.asset, now)
+        topic = alert_topic(conn, settings.mqtt.topic_prefix, alert.asset)
+        queue_alert_change(conn, settings.notify, topic, alert, state.value, previous, now)
+    log.info("alert %s by %s", state.value, user, extra={"alert": alert_id, "user": user})

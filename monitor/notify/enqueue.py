@@ -1,0 +1,151 @@
+"""Queueing an alert change's notifications as `outbox` rows, inside the caller's transaction.
+
+Every path that changes an alert (the writer, operator actions, escalation) calls this in the same
+transaction as the change, so a committed change is always announced and a rolled-back one never is.
+The MQTT alerts-topic row is written for every change (fixed contract); webhook and e-mail rows
+follow the routes, are left out while the alert is in maintenance, and are rate-limited per alert and
+target (`notify.min_interval_s`) except when the change is an acknowledgement or a resolution.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from monitor.notify.routing import Target, targets_for
+from monitor.settings import NotifySettings
+from monitor.store.records import AlertRecord, AlertState, Severity
+from monitor.store.tables import Outbox
+
+MQTT = "mqtt"
+ALWAYS_SENT = (AlertState.ACKNOWLEDGED.value, AlertState.RESOLVED.value)
+
+
+def iso_utc(ts: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a Z, the timestamp format of our MQTT payloads."""
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def alert_payload(alert: AlertRecord, state: str) -> dict[str, Any]:
+    """The JSON published on the alerts topic (fixed contract), with the state as stored."""
+    return {
+        "id": alert.id,
+        "asset": alert.asset,
+        "condition": alert.condition,
+        "state": state,
+        "severity": str(alert.severity),
+        "score": float(alert.score),
+        "peak_score": float(alert.peak_score),
+        "threshold": float(alert.threshold),
+        "top_channels": alert.top_channels,
+        "opened_at": iso_utc(alert.opened_at),
+        "updated_at": iso_utc(alert.updated_at),
+        "resolved_at": iso_utc(alert.resolved_at) if alert.resolved_at else None,
+        "in_maintenance": alert.in_maintenance,
+    }
+
+
+def alert_from_row(row: sa.Row[*tuple[Any, ...]]) -> AlertRecord:
+    """The record of a stored alert (operator actions and escalation start from the row)."""
+    return AlertRecord(
+        id=row.id,
+        asset=row.asset,
+        condition=row.condition,
+        state=AlertState(row.state),
+        severity=Severity(row.severity),
+        score=row.score,
+        peak_score=row.peak_score,
+        threshold=row.threshold,
+        top_channels=list(row.top_channels),
+        opened_at=row.opened_at,
+        updated_at=row.updated_at,
+        resolved_at=row.resolved_at,
+        in_maintenance=row.in_maintenance,
+    )
+
+
+def queue_alert_change(
+    conn: Connection,
+    notify: NotifySettings,
+    topic: str,
+    alert: AlertRecord,
+    state: str,
+    previous_state: str | None,
+    now: datetime,
+) -> int:
+    """Outbox rows for one alert change: the alerts topic, then the routes; returns rows written.
+
+    `state` is the state as stored (an operator's acknowledgement survives pipeline updates), and
+    `previous_state` the one before this change (None for a new alert).
+    """
+    payload = alert_payload(alert, state)
+    rows = [_row(alert.id, MQTT, topic, None, json.dumps(payload, separators=(",", ":")), now)]
+    if not alert.in_maintenance:
+        targets = targets_for(notify, alert.asset, str(alert.severity))
+        if not (state != previous_state and state in ALWAYS_SENT):
+            targets = _not_recently_notified(
+                conn, alert.id, targets, now - timedelta(seconds=notify.min_interval_s)
+            )
+        rows += _routed_rows(alert.id, targets, payload, now, escalated=False)
+    conn.execute(sa.insert(Outbox), rows)
+    return len(rows)
+
+
+def queue_escalation(conn: Connection, alert: AlertRecord, targets: Sequence[Target], now: datetime) -> int:
+    """Outbox rows re-sending an unacknowledged alert to the escalation route (never rate-limited)."""
+    rows = _routed_rows(alert.id, targets, alert_payload(alert, str(alert.state)), now, escalated=True)
+    if rows:
+        conn.execute(sa.insert(Outbox), rows)
+    return len(rows)
+
+
+def _routed_rows(
+    alert_id: str, targets: Sequence[Target], payload: dict[str, Any], now: datetime, *, escalated: bool
+) -> list[dict[str, Any]]:
+    """Webhook and e-mail carry the alerts-topic JSON plus the route and whether it is an escalation."""
+    return [
+        _row(
+            alert_id,
+            target.channel,
+            target.target,
+            target.route,
+            json.dumps(payload | {"route": target.route, "escalated": escalated}, separators=(",", ":")),
+            now,
+        )
+        for target in targets
+    ]
+
+
+def _not_recently_notified(
+    conn: Connection, alert_id: str, targets: list[Target], since: datetime
+) -> list[Target]:
+    if not targets:
+        return targets
+    recent = conn.execute(
+        sa.select(Outbox.channel, Outbox.target)
+        .where(Outbox.alert_id == alert_id, Outbox.channel != MQTT, Outbox.created_at >= since)
+        .distinct()
+    ).all()
+    skip = {(channel, target) for channel, target in recent}
+    return [t for t in targets if (t.channel, t.target) not in skip]
+
+
+def _row(
+    alert_id: str, channel: str, target: str, route: str | None, payload: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id,
+        "channel": channel,
+        "target": target,
+        "route": route,
+        "payload": payload,
+        "state": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }

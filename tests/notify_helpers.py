@@ -1,0 +1,64 @@
+"""Shared helpers for notification tests: stored assets and alerts, outbox and event reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor.store.tables import Alert, AlertEvent, Asset, Outbox
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def seed_asset(engine: Engine, name: str = "pump-3", site: str = "north") -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Asset).values(name=name, site=site, kind="sensor", channels=[], created_at=T0))
+
+
+def seed_alert(engine: Engine, alert_id: str = "a1", asset: str = "pump-3", **values: Any) -> str:
+    """A stored open critical alert of `asset` (which must exist), opened at T0."""
+    row = {
+        "id": alert_id,
+        "asset": asset,
+        "condition": "sensor_score",
+        "state": "open",
+        "severity": "critical",
+        "score": 9.5,
+        "peak_score": 9.5,
+        "threshold": 2.0,
+        "top_channels": [{"name": "vibration", "value": 6.1}, {"name": "temp", "value": 2.2}],
+        "opened_at": T0,
+        "updated_at": T0,
+        "in_maintenance": False,
+    } | values
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Alert).values(**row))
+    return alert_id
+
+
+def outbox_rows(engine: Engine) -> list[sa.Row[Any]]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(
+                    Outbox.alert_id, Outbox.channel, Outbox.target, Outbox.route, Outbox.payload, Outbox.state
+                ).order_by(Outbox.id)
+            ).all()
+        )
+
+
+def events(engine: Engine) -> list[tuple[str, str, str | None]]:
+    """(action, actor, comment) of every alert event, oldest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(AlertEvent.action, AlertEvent.actor, AlertEvent.comment).order_by(AlertEvent.id)
+        ).all()
+    return [(a, b, c) for a, b, c in rows]
+
+
+def alert_row(engine: Engine, alert_id: str = "a1") -> sa.Row[Any]:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(Alert.__table__).where(Alert.id == alert_id)).one()
