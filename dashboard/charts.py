@@ -1,0 +1,147 @@
+"""Plotly figures of the asset and camera pages, built from query results (no Streamlit here).
+
+Sized for a 1366x768 plant-floor screen: the score chart spans the page at ~360 px high, the others
+share a row two or three abreast.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.queries.timeline import AlertPeriod
+
+SEVERITY_COLOURS = {"warning": "rgba(255, 165, 0, 0.18)", "critical": "rgba(220, 20, 60, 0.20)"}
+_OTHER_SEVERITY = "rgba(128, 128, 128, 0.18)"
+_HEIGHT = 360
+_SMALL_HEIGHT = 300
+
+
+def score_figure(
+    scores: pd.DataFrame,
+    thresholds: pd.DataFrame,
+    alerts: list[AlertPeriod],
+    start: datetime,
+    end: datetime,
+    *,
+    selected: str | None = None,
+) -> go.Figure:
+    """Score against the threshold in force over [start, end]: the score line (and the bucket maximum
+    when downsampled), the threshold as a step line with a marker at each change, and one shaded band
+    per alert (the `selected` alert outlined)."""
+    figure = go.Figure()
+    if "max_score" in scores and not scores["max_score"].equals(scores["score"]):
+        figure.add_trace(
+            go.Scatter(
+                x=scores["ts"],
+                y=scores["max_score"],
+                name="max score",
+                mode="lines",
+                line={"width": 1, "color": "rgba(31, 119, 180, 0.35)"},
+            )
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=scores["ts"],
+            y=scores["score"],
+            name="score",
+            mode="lines",
+            line={"width": 1.5, "color": "rgb(31, 119, 180)"},
+        )
+    )
+    if not thresholds.empty:
+        steps = _steps(thresholds, start, end)
+        figure.add_trace(
+            go.Scatter(
+                x=steps["at"],
+                y=steps["value"],
+                name="threshold",
+                mode="lines",
+                line={"shape": "hv", "color": "black", "dash": "dash", "width": 1.5},
+            )
+        )
+        changes = thresholds[thresholds["computed_at"] > start]
+        if not changes.empty:
+            figure.add_trace(
+                go.Scatter(
+                    x=changes["computed_at"],
+                    y=changes["value"],
+                    name="threshold change",
+                    mode="markers",
+                    marker={"symbol": "diamond", "size": 9, "color": "black"},
+                    customdata=changes["method"],
+                    hovertemplate="%{x}<br>%{y:.4g} (%{customdata})",
+                )
+            )
+    for alert in alerts:
+        figure.add_vrect(
+            x0=max(alert.opened_at, start),
+            x1=min(alert.ends, end),
+            fillcolor=SEVERITY_COLOURS.get(alert.severity, _OTHER_SEVERITY),
+            layer="below",
+            line_width=2 if alert.id == selected else 0,
+            line_color="crimson",
+            name=f"alert {alert.id}",
+        )
+    figure.update_layout(
+        height=_HEIGHT,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis_range=[start, end],
+        legend={"orientation": "h", "y": 1.12},
+        hovermode="x unified",
+        yaxis_title="score",
+    )
+    return figure
+
+
+def _steps(thresholds: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
+    """The step line's corners: each value from its time (no earlier than `start`) until `end`."""
+    at = [max(ts, start) for ts in thresholds["computed_at"]]
+    values = list(thresholds["value"])
+    return pd.DataFrame({"at": [*at, end], "value": [*values, values[-1]]})
+
+
+def ranking_figure(ranking: pd.Series, top: int = 10) -> go.Figure:
+    """Horizontal bars of the mean contribution of the `top` channels, largest on top."""
+    shown = ranking.head(top)[::-1]
+    figure = go.Figure(go.Bar(x=shown.to_numpy(), y=[str(c) for c in shown.index], orientation="h"))
+    figure.update_layout(
+        height=_SMALL_HEIGHT,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis_title="mean contribution to the score",
+    )
+    return figure
+
+
+def contributions_figure(contributions: pd.DataFrame, alert: AlertPeriod | None, top: int = 8) -> go.Figure:
+    """One line per channel (the `top` by mean contribution; the rest behind the legend), with the
+    alert's span shaded: how each channel's share of the error moved around the alert."""
+    figure = go.Figure()
+    order = list(contributions.mean().sort_values(ascending=False).index) if not contributions.empty else []
+    for rank, channel in enumerate(order):
+        figure.add_trace(
+            go.Scatter(
+                x=contributions.index,
+                y=contributions[channel],
+                name=str(channel),
+                mode="lines",
+                visible=True if rank < top else "legendonly",
+            )
+        )
+    if alert is not None:
+        figure.add_vrect(
+            x0=alert.opened_at,
+            x1=alert.ends,
+            layer="below",
+            line_width=0,
+            fillcolor=SEVERITY_COLOURS.get(alert.severity, _OTHER_SEVERITY),
+        )
+    figure.update_layout(
+        height=_SMALL_HEIGHT,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        hovermode="x unified",
+        yaxis_title="contribution",
+    )
+    return figure
