@@ -16,14 +16,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from monitor.ingest.topics import alerts_topic
 from monitor.maintenance import in_maintenance
-from monitor.notify.enqueue import alert_from_row, queue_alert_change
+from monitor.notify.enqueue import UNKNOWN_SITE, alert_from_row, queue_alert_change
 from monitor.settings import Settings
 from monitor.store.records import AlertState
 from monitor.store.tables import Alert, AlertEvent, Asset
 
 log = logging.getLogger(__name__)
-
-UNKNOWN_SITE = "unknown"  # alerts-topic level for an asset whose site is not known
 
 
 class ActionError(Exception):

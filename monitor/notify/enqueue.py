@@ -23,6 +23,7 @@ from monitor.store.records import AlertRecord, AlertState, Severity
 from monitor.store.tables import Outbox
 
 MQTT = "mqtt"
+UNKNOWN_SITE = "unknown"  # alerts-topic level for an asset whose site nobody has told us
 ALWAYS_SENT = (AlertState.ACKNOWLEDGED.value, AlertState.RESOLVED.value)
 
 

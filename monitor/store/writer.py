@@ -4,12 +4,15 @@ The daemon produces ~15,000 scores a second; one INSERT per score would cost mor
 Records queue here (thread-safe, bounded: a full queue makes `put` wait, which back-pressures the
 pipeline instead of growing memory), and the thread writes them in one transaction per batch with
 Core executemany statements. Writes are idempotent (scores ignore duplicates of (asset, ts),
-inspections of (camera, frame_key), alerts are upserted by id), so retrying a batch after an error never duplicates rows. Every alert change
-writes its notification to `outbox` in the same transaction: a stored alert is always announced.
+inspections of (camera, frame_key), alerts are upserted by id), so retrying a batch after an error
+never duplicates rows. Every alert change writes its audit event (`alert_events`) and its
+notifications (`outbox`, see monitor/notify/enqueue.py) in the same transaction: a stored alert is
+always announced. Changes inside a maintenance window are marked `in_maintenance` there too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -24,8 +27,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from monitor.alert_actions import record_event
 from monitor.ingest.topics import alerts_topic
-from monitor.settings import Settings
+from monitor.maintenance import in_maintenance
+from monitor.notify.enqueue import UNKNOWN_SITE, queue_alert_change
+from monitor.settings import NotifySettings, Settings
 from monitor.store.records import (
     AlertRecord,
     AlertState,
@@ -36,7 +42,7 @@ from monitor.store.records import (
     ScoreRecord,
     ThresholdRecord,
 )
-from monitor.store.tables import Alert, Asset, DeadLetter, Heartbeat, Inspection, Outbox, Threshold
+from monitor.store.tables import Alert, Asset, DeadLetter, Heartbeat, Inspection, Threshold
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,7 @@ Record = (
     | InspectionRecord
 )
 PAYLOAD_HEAD_BYTES = 256
-UNKNOWN_SITE = "unknown"  # alert topic level for an asset whose site no AssetRecord has told us
+MONITOR_ACTOR = "monitor"  # the actor of the pipeline's alert events
 
 
 _RECORD_ERRORS = (
@@ -69,30 +75,6 @@ class WriterClosed(RuntimeError):
 
 class _Abandoned(Exception):
     """close() ran out of time while the database was unavailable."""
-
-
-def iso_utc(ts: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and a Z, the timestamp format of our MQTT payloads."""
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def alert_payload(alert: AlertRecord, state: str) -> dict[str, Any]:
-    """The JSON published on the alerts topic (fixed contract), with the state as stored."""
-    return {
-        "id": alert.id,
-        "asset": alert.asset,
-        "condition": alert.condition,
-        "state": state,
-        "severity": str(alert.severity),
-        "score": float(alert.score),
-        "peak_score": float(alert.peak_score),
-        "threshold": float(alert.threshold),
-        "top_channels": alert.top_channels,
-        "opened_at": iso_utc(alert.opened_at),
-        "updated_at": iso_utc(alert.updated_at),
-        "resolved_at": iso_utc(alert.resolved_at) if alert.resolved_at else None,
-        "in_maintenance": alert.in_maintenance,
-    }
 
 
 class _JsonTemplates(dict[tuple[str, ...], str]):
@@ -187,9 +169,11 @@ class StoreWriter:
         on_committed: Callable[[Sequence[Record]], None] | None = None,
         retry_min_s: float = 0.5,
         retry_max_s: float = 30.0,
+        notify: NotifySettings | None = None,
     ) -> None:
         self.engine = engine
         self.topic_prefix = topic_prefix
+        self.notify = notify or NotifySettings()
         self.batch_rows = batch_rows
         self.interval_s = interval_s
         self.queue_max = queue_max
@@ -248,6 +232,7 @@ class StoreWriter:
             interval_s=settings.database.write_interval_s,
             queue_max=settings.sensors.queue_max,
             on_committed=on_committed,
+            notify=settings.notify,
         )
 
     # -- producer side -------------------------------------------------------------------------
@@ -471,7 +456,8 @@ class StoreWriter:
                 conn.execute(sa.insert(Threshold), thresholds)
                 counts["thresholds"] = len(thresholds)
             if alerts:
-                counts["alerts"] = counts["outbox"] = self._upsert_alerts(conn, alerts)
+                counts["alerts"] = len(alerts)
+                counts["outbox"] = self._upsert_alerts(conn, alerts)
             if dead_letters:
                 conn.execute(sa.insert(DeadLetter), dead_letters)
                 counts["dead_letters"] = len(dead_letters)
@@ -513,14 +499,28 @@ class StoreWriter:
         return len(assets)
 
     def _upsert_alerts(self, conn: Connection, alerts: list[AlertRecord]) -> int:
-        """Upsert each alert in order and queue its notification; an operator's ack survives updates."""
+        """Upsert each alert in order, log its event and queue its notifications; returns outbox rows.
+
+        The stored state is the operator's where they acted: an acknowledgement survives the
+        pipeline's updates until it resolves, and an alert an operator resolved stays resolved.
+        """
         now = datetime.now(UTC)
-        for alert in alerts:
+        queued = 0
+        for record in alerts:
+            previous = conn.execute(
+                sa.select(Alert.state, Alert.severity).where(Alert.id == record.id).with_for_update()
+            ).first()
+            alert = dataclasses.replace(
+                record,
+                in_maintenance=record.in_maintenance or in_maintenance(conn, record.asset, record.updated_at),
+            )
+            state = _stored_state(previous.state if previous else None, str(alert.state))
+            resolved = alert.state is AlertState.RESOLVED
             insert = self._insert(Alert).values(
                 id=alert.id,
                 asset=alert.asset,
                 condition=alert.condition,
-                state=str(alert.state),
+                state=state,
                 severity=str(alert.severity),
                 score=float(alert.score),
                 peak_score=float(alert.peak_score),
@@ -529,44 +529,46 @@ class StoreWriter:
                 opened_at=alert.opened_at,
                 updated_at=alert.updated_at,
                 resolved_at=alert.resolved_at,
+                resolved_by=MONITOR_ACTOR if resolved else None,
                 in_maintenance=alert.in_maintenance,
-            )
-            keep_ack = sa.case(
-                (
-                    sa.and_(Alert.state == AlertState.ACKNOWLEDGED.value, insert.excluded.state == "open"),
-                    Alert.state,
-                ),
-                else_=insert.excluded.state,
             )
             updated = {
                 column: getattr(insert.excluded, column)
                 for column in (
+                    "state",
                     "severity",
                     "score",
                     "peak_score",
                     "threshold",
                     "top_channels",
                     "updated_at",
-                    "resolved_at",
                     "in_maintenance",
                 )
             }
-            upsert = insert.on_conflict_do_update(index_elements=["id"], set_={"state": keep_ack, **updated})
-            state = conn.execute(upsert.returning(Alert.state)).scalar_one()
+            updated["resolved_at"] = sa.func.coalesce(Alert.resolved_at, insert.excluded.resolved_at)
+            updated["resolved_by"] = sa.func.coalesce(Alert.resolved_by, insert.excluded.resolved_by)
+            conn.execute(insert.on_conflict_do_update(index_elements=["id"], set_=updated))
+            self._record_events(conn, alert, previous)
             site = self._sites.get(alert.asset) or UNKNOWN_SITE
-            conn.execute(
-                sa.insert(Outbox).values(
-                    alert_id=alert.id,
-                    channel="mqtt",
-                    target=alerts_topic(self.topic_prefix, site, alert.asset),
-                    payload=json.dumps(alert_payload(alert, state), separators=(",", ":")),
-                    state="pending",
-                    attempts=0,
-                    created_at=now,
-                    next_attempt_at=now,
-                )
+            topic = alerts_topic(self.topic_prefix, site, alert.asset)
+            queued += queue_alert_change(
+                conn, self.notify, topic, alert, state, previous.state if previous else None, now
             )
-        return len(alerts)
+        return queued
+
+    @staticmethod
+    def _record_events(conn: Connection, alert: AlertRecord, previous: sa.Row[str, str] | None) -> None:
+        """The pipeline's lines of the audit trail: opened, severity changed, resolved."""
+        if previous is None:
+            record_event(
+                conn, alert.id, "opened", MONITOR_ACTOR, alert.opened_at, f"severity {alert.severity}"
+            )
+        elif previous.severity != str(alert.severity):
+            comment = f"{previous.severity} -> {alert.severity}"
+            record_event(conn, alert.id, "severity", MONITOR_ACTOR, alert.updated_at, comment)
+        already_resolved = previous is not None and previous.state == AlertState.RESOLVED.value
+        if alert.state is AlertState.RESOLVED and not already_resolved:
+            record_event(conn, alert.id, "resolved", MONITOR_ACTOR, alert.resolved_at or alert.updated_at)
 
     def _upsert_heartbeats(self, conn: Connection, beats: list[HeartbeatRecord]) -> int:
         for beat in beats:
@@ -578,6 +580,15 @@ class StoreWriter:
                 )
             )
         return len(beats)
+
+
+def _stored_state(previous: str | None, incoming: str) -> str:
+    """The state to store: an operator's resolution is final, an acknowledgement lasts until resolved."""
+    if previous == AlertState.RESOLVED.value:
+        return previous
+    if previous == AlertState.ACKNOWLEDGED.value and incoming == AlertState.OPEN.value:
+        return previous
+    return incoming
 
 
 def _inspection_row(record: InspectionRecord) -> dict[str, Any]:
