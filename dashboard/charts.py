@@ -29,7 +29,8 @@ def score_figure(
     selected: str | None = None,
 ) -> go.Figure:
     """Score against the threshold in force over [start, end]: the score line (and the bucket maximum
-    when downsampled), the threshold as a step line with a marker at each change, and one shaded band
+    when downsampled), the threshold as a step line with a marker at each change (from the `thresholds` history, else
+    from the value stored with each score), and one shaded band
     per alert (the `selected` alert outlined)."""
     figure = go.Figure()
     if "max_score" in scores and not scores["max_score"].equals(scores["score"]):
@@ -51,6 +52,9 @@ def score_figure(
             line={"width": 1.5, "color": "rgb(31, 119, 180)"},
         )
     )
+    if thresholds.empty and scores["threshold"].notna().any():  # no history rows: the per-row value
+        thresholds = pd.DataFrame({"computed_at": scores["ts"], "value": scores["threshold"], "method": ""})
+        thresholds = thresholds[thresholds["value"].ne(thresholds["value"].shift())]
     if not thresholds.empty:
         steps = _steps(thresholds, start, end)
         figure.add_trace(
@@ -62,7 +66,7 @@ def score_figure(
                 line={"shape": "hv", "color": "black", "dash": "dash", "width": 1.5},
             )
         )
-        changes = thresholds[thresholds["computed_at"] > start]
+        changes = thresholds.iloc[1:]
         if not changes.empty:
             figure.add_trace(
                 go.Scatter(

@@ -127,6 +127,19 @@ def test_threshold_steps_start_with_the_value_in_force(engine: Engine) -> None:
     assert list(markers.y) == [1.1]
 
 
+def test_threshold_falls_back_to_the_value_stored_with_each_score(engine: Engine) -> None:
+    """Without threshold history the step line follows the scores' own threshold column."""
+    add_asset(engine, "pump")
+    add_scores(engine, "pump", _minutes(T0, 3), threshold=0.9)
+    add_scores(engine, "pump", _minutes(T0 + timedelta(minutes=3), 2), threshold=1.2)
+    start, end = T0, T0 + timedelta(hours=1)
+    with engine.connect() as conn:
+        series = score_series(conn, "pump", start, end)
+    figure = score_figure(series.frame, NO_THRESHOLDS, [], start, end)
+    assert list(next(t for t in figure.data if t.name == "threshold").y) == [0.9, 1.2, 1.2]
+    assert list(next(t for t in figure.data if t.name == "threshold change").y) == [1.2]
+
+
 def test_alert_periods_overlapping_the_range_are_shaded(engine: Engine) -> None:
     """Alerts overlapping the range become shaded bands; an open one runs until now."""
     add_asset(engine, "pump")

@@ -7,7 +7,7 @@ by the asset (or camera) name, so the same queries serve sensors and cameras.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -92,3 +92,11 @@ def nearest(periods: list[AlertPeriod], at: datetime | None) -> int | None:
     if inside:
         return inside[0]
     return min(range(len(periods)), key=lambda i: abs((periods[i].opened_at - at).total_seconds()))
+
+
+def around(
+    period: AlertPeriod, pad: timedelta = timedelta(minutes=15), longest: timedelta = timedelta(hours=1)
+) -> tuple[datetime, datetime]:
+    """The time around an alert worth plotting: from `pad` before it opened to `pad` after it ended,
+    but no further than `longest` after the opening (what led to it is the interesting part)."""
+    return period.opened_at - pad, min(period.ends + pad, period.opened_at + longest)

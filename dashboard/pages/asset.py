@@ -1,0 +1,85 @@
+"""Asset view: one sensor asset's anomaly score against its adaptive threshold, its alerts, and the
+channels behind them. `?asset=<name>&at=<iso>` (links from the alerts page) preselects the asset,
+centres the range on `at` and selects the alert at that time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from dashboard import charts, context, timerange
+from dashboard.queries import assets, scores, timeline
+
+config = context.settings().dashboard
+engine = context.engine()
+now = datetime.now(UTC)
+
+st.title("Asset")
+with engine.connect() as conn:
+    names = assets.asset_names(conn, "sensor", config.page_rows)
+if not names:
+    st.info("No sensor assets yet: an asset appears with its first readings.")
+    st.stop()
+wanted = st.query_params.get("asset")
+at = timerange.at_param()
+if wanted and wanted not in names:
+    st.warning(f"No sensor asset named {wanted!r}.")
+
+pick, span = st.columns([1, 2])
+asset = pick.selectbox("Asset", names, index=names.index(wanted) if wanted in names else 0, key="asset-name")
+if asset != wanted:  # keep the URL shareable; an `at` belonged to the previous asset
+    st.query_params["asset"] = asset
+    st.query_params.pop("at", None)
+    at = None
+with span:
+    start, end = timerange.pick_range("asset", at, now)
+
+with engine.connect() as conn:
+    series = scores.score_series(conn, asset, start, end)
+    steps = timeline.threshold_steps(conn, asset, start, end, config.page_rows)
+    periods = timeline.alert_periods(conn, asset, start, end, now, config.page_rows)
+
+alert = None
+if periods:
+    default = timeline.nearest(periods, at) if at is not None else None
+    choice = st.selectbox(
+        f"Alert ({len(periods)} in range)",
+        range(len(periods)),
+        index=default,
+        format_func=lambda i: periods[i].label,
+        placeholder="Select an alert to see its channels",
+        key=f"asset-alert-{asset}",
+    )
+    alert = periods[choice] if choice is not None else None
+
+st.plotly_chart(
+    charts.score_figure(series.frame, steps, periods, start, end, selected=alert.id if alert else None),
+    key="asset-score",
+)
+st.caption(
+    series.caption() + " Shaded: alert periods (orange warning, red critical); diamonds: threshold changes."
+)
+
+window = timeline.around(alert) if alert is not None else (start, end)
+with engine.connect() as conn:
+    contributions, cut = scores.contribution_frame(conn, asset, *window, newest=alert is None)
+ranking, moving = st.columns(2)
+where = f"around the alert of {alert.opened_at:%Y-%m-%d %H:%M} UTC" if alert else "over the range"
+with ranking:
+    st.subheader("Channels that contributed most")
+    if contributions.empty:
+        st.caption(f"No scored windows {where}.")
+    else:
+        st.plotly_chart(charts.ranking_figure(scores.channel_ranking(contributions)), key="asset-ranking")
+        latest = f" (the latest {len(contributions):,} windows)" if cut else ""
+        st.caption(f"Mean contribution of each channel to the score {where}{latest}.")
+with moving:
+    st.subheader("Channels over time")
+    if not contributions.empty:
+        st.plotly_chart(charts.contributions_figure(contributions, alert), key="asset-channels")
+    st.caption(
+        "Per-channel contribution to the reconstruction error of each scored window. Raw sensor "
+        "readings are not kept by the monitor (only scores and contributions are stored), so this is "
+        "the closest view of what each sensor did."
+    )

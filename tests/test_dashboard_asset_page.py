@@ -1,0 +1,57 @@
+"""The asset page through the app: renders a seeded asset, preselects from the URL, no errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from dashboard_helpers import DashboardEnv, add_alert, add_asset, add_scores, page_text
+
+PAGE = "pages/asset.py"
+
+
+def test_asset_page_preselects_the_asset_and_alert_from_the_url(dashboard: DashboardEnv) -> None:
+    """A link with ?asset=&at= shows that asset, the alert at that time, and its channels."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    add_asset(dashboard.engine, "aaa-first")
+    add_asset(dashboard.engine, "pump")
+    opened = now - timedelta(minutes=20)
+    add_scores(
+        dashboard.engine,
+        "pump",
+        [now - timedelta(minutes=m) for m in range(40)],
+        score=0.4,
+        contributions={"flow": 0.1, "pressure": 0.3},
+    )
+    add_alert(dashboard.engine, "pump", opened_at=opened, severity="critical")
+    at = dashboard.app("viewer", page=PAGE, query={"asset": "pump", "at": opened.isoformat()})
+    assert not at.exception
+    assert at.selectbox(key="asset-name").value == "pump"
+    assert at.selectbox(key="asset-alert-pump").value == 0
+    text = page_text(at)
+    assert "rows from `scores`" in text and "Raw sensor readings are not kept" in text
+    assert "around the alert of" in text
+    figures = [json.loads(node.proto.spec) for node in at.get("plotly_chart")]
+    assert len(figures) == 3
+    score = figures[0]
+    assert {trace.get("name") for trace in score["data"]} >= {"score", "threshold"}
+    assert [shape["line"]["width"] for shape in score["layout"]["shapes"]] == [2]  # the selected alert
+    ranking = figures[1]["data"][0]
+    assert ranking["y"] == ["flow", "pressure"]  # largest on top
+
+
+def test_asset_page_without_assets_says_so(dashboard: DashboardEnv) -> None:
+    """An empty plant shows a hint, not an error."""
+    at = dashboard.app("viewer", page=PAGE)
+    assert not at.exception
+    assert "No sensor assets yet" in page_text(at)
+
+
+def test_asset_page_names_a_bad_link(dashboard: DashboardEnv) -> None:
+    """An unknown asset or a malformed time in the URL is named on the page; the first asset is shown."""
+    add_asset(dashboard.engine, "pump")
+    at = dashboard.app("viewer", page=PAGE, query={"asset": "nope", "at": "yesterday"})
+    assert not at.exception
+    text = page_text(at)
+    assert "No sensor asset named 'nope'" in text and "at='yesterday' is not an ISO 8601 time" in text
+    assert at.selectbox(key="asset-name").value == "pump"
