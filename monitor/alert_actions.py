@@ -23,6 +23,8 @@ from monitor.store.tables import Alert, AlertEvent, Asset
 
 log = logging.getLogger(__name__)
 
+MONITOR_ACTOR = "monitor"  # the actor of the daemon's own alert events (opened, resolved, escalated)
+
 
 class ActionError(Exception):
     """An action that does not apply to the alert as it is now; the message is for the operator."""

@@ -34,7 +34,8 @@ from monitor.comms.receiver import ProcessReceiver, Receiver, ThreadReceiver
 from monitor.ingest.inbox import Inbox
 from monitor.ingest.topics import frames_subscription, sensor_subscription, status_topic
 from monitor.metrics import Metrics
-from monitor.notify.outbox import OutboxNotifier, mqtt_sender
+from monitor.notify.outbox import OutboxNotifier
+from monitor.notify.senders import build_senders
 from monitor.pipeline.camera_worker import MODEL_KINDS, CameraWorker
 from monitor.pipeline.worker import ScoringWorker, owns_asset
 from monitor.scheduler import MonitorScheduler
@@ -121,10 +122,11 @@ class Daemon:
         prefix, client_id = settings.mqtt.topic_prefix, settings.mqtt.client_id
         self.publisher = MqttConnection(settings.mqtt, client_id=f"{client_id}-notify", persistent=False)
         self.publisher.start()
-        self.notifier = OutboxNotifier(engine, {"mqtt": mqtt_sender(self.publisher)})
+        senders = build_senders(settings, self.publisher)
+        self.notifier = OutboxNotifier.from_settings(engine, settings.notify, senders)
         self.notifier.start()
         self.scheduler = MonitorScheduler(
-            settings, self.worker, self.writer, engine, self.reload_models, self.cameras
+            settings, self.worker, self.writer, engine, self.reload_models, self.cameras, self.notifier.wake
         )
         self.scheduler.start()
         try:

@@ -6,7 +6,9 @@
 - retention: roll up and delete old rows, remove old inspection artifacts (`apply_retention`);
 - heartbeat: a `heartbeats` row (written through the writer, so it also proves the writer works) and
   a log line with the counters;
-- registry poll: hot reload of newly activated model versions.
+- registry poll: hot reload of newly activated model versions;
+- escalation (when `notify.escalation.route` is set): re-send unacknowledged alerts
+  (monitor/notify/escalation.py), then wake the notifier.
 Each job runs alone (max_instances=1) and coalesces missed runs: a slow job never piles up.
 """
 
@@ -20,6 +22,8 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
+from monitor.notify.escalation import check_interval_s, escalate_due
+from monitor.notify.routing import escalation_targets
 from monitor.pipeline.camera_worker import CameraWorker
 from monitor.pipeline.worker import ScoringWorker
 from monitor.settings import Settings
@@ -41,6 +45,7 @@ class MonitorScheduler:
         engine: Engine,
         reload_models: Callable[[], int],
         cameras: CameraWorker | None = None,
+        wake_notifier: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.worker = worker
@@ -48,6 +53,7 @@ class MonitorScheduler:
         self.engine = engine
         self.reload_models = reload_models
         self.cameras = cameras
+        self.wake_notifier = wake_notifier
         self._scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
         )
@@ -65,6 +71,8 @@ class MonitorScheduler:
             next_run_time=datetime.now(UTC),
         )
         add(self.poll_registry, "interval", seconds=s.scheduler.registry_poll_s, id="registry")
+        if escalation_targets(s.notify):
+            add(self.escalate, "interval", seconds=check_interval_s(s.notify), id="escalation")
         self._scheduler.start()
 
     def stop(self) -> None:
@@ -89,6 +97,10 @@ class MonitorScheduler:
         changed = self.reload_models()
         if changed:
             log.info("registry changed; new models handed to the worker", extra={"models": changed})
+
+    def escalate(self) -> None:
+        if escalate_due(self.engine, self.settings.notify) and self.wake_notifier is not None:
+            self.wake_notifier()
 
     def stats(self) -> dict[str, Any]:
         """The counters a heartbeat carries: enough to see at a glance that data flows."""

@@ -1,30 +1,33 @@
-"""The notifier: delivers pending `outbox` rows, then marks them delivered (or failed, retried later).
+"""The notifier: delivers pending `outbox` rows, then marks them delivered (or retried, or failed).
 
-The writer stores each alert change and its outbox row in one transaction, so an alert that is in
-the database is always announced, even across a crash: a restart simply finds the pending rows.
-Delivery is at least once (a crash between publish and the `delivered` update republishes; alert
-payloads carry their id and state, so receivers can de-duplicate). Channels are a dispatch table;
-the MQTT alerts topic is the first, webhook and e-mail plug in beside it.
+Every alert change stores its outbox rows in the same transaction (monitor/notify/enqueue.py), so an
+alert that is in the database is always announced, even across a crash: a restart simply finds the
+pending rows. Delivery is at least once (a crash between sending and the `delivered` update sends
+again; payloads carry the alert's id and state, so receivers can de-duplicate). Channels are a
+dispatch table (mqtt, webhook, email), each drained by its own thread so that a slow mail server
+never holds up the alerts topic. A failed attempt is retried with exponential backoff
+(`notify.retry_min_s` doubling up to `retry_max_s`); after `notify.max_attempts` the row is
+`failed` and stays visible, with its last error, in the dashboard.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.comms.mqtt import MqttConnection
+from monitor.settings import NotifySettings
 from monitor.store.tables import Outbox
 
 log = logging.getLogger(__name__)
 
 Sender = Callable[[str, str], None]  # (target, payload); raises on failure
-RETRY_MIN_S = 1.0
-RETRY_MAX_S = 300.0
 
 
 class DeliveryError(Exception):
@@ -50,52 +53,90 @@ def mqtt_sender(connection: MqttConnection, timeout_s: float = 5.0) -> Sender:
 
 
 class OutboxNotifier:
-    """A thread that drains the outbox; `wake()` after a commit makes delivery immediate."""
+    """Threads (one per channel) that drain the outbox; `wake()` after a commit makes delivery immediate."""
 
     def __init__(
-        self, engine: Engine, senders: dict[str, Sender], poll_s: float = 1.0, batch: int = 200
+        self,
+        engine: Engine,
+        senders: dict[str, Sender],
+        poll_s: float = 1.0,
+        batch: int = 200,
+        *,
+        retry_min_s: float = 1.0,
+        retry_max_s: float = 300.0,
+        max_attempts: int = 20,
     ) -> None:
         self.engine = engine
         self.senders = senders
         self.poll_s = poll_s
         self.batch = batch
+        self.retry_min_s = retry_min_s
+        self.retry_max_s = retry_max_s
+        self.max_attempts = max_attempts
         self.delivered = 0
-        self.failed = 0
-        self._wake = threading.Event()
+        self.failed = 0  # failed attempts (a row may be retried several times)
+        self._count_lock = threading.Lock()
+        self._wake = {channel: threading.Event() for channel in senders}
         self._stop = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.threads: dict[str, threading.Thread] = {}
+
+    @classmethod
+    def from_settings(
+        cls, engine: Engine, notify: NotifySettings, senders: dict[str, Sender]
+    ) -> OutboxNotifier:
+        return cls(
+            engine,
+            senders,
+            retry_min_s=notify.retry_min_s,
+            retry_max_s=notify.retry_max_s,
+            max_attempts=notify.max_attempts,
+        )
 
     def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, name="outbox-notifier", daemon=True)
-        self.thread.start()
+        """Start the thread of every channel that has none running (also the watchdog's restart)."""
+        self._stop.clear()
+        for channel in self.senders:
+            thread = self.threads.get(channel)
+            if thread is None or not thread.is_alive():
+                thread = threading.Thread(
+                    target=self._run, args=(channel,), name=f"outbox-{channel}", daemon=True
+                )
+                self.threads[channel] = thread
+                thread.start()
 
     def alive(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        return bool(self.threads) and all(thread.is_alive() for thread in self.threads.values())
 
     def wake(self) -> None:
-        self._wake.set()
+        for event in self._wake.values():
+            event.set()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Deliver what is due now, then end the thread."""
+        """Deliver what is due now, then end the threads (all of them within `timeout`)."""
         self._stop.set()
-        self._wake.set()
-        if self.thread is not None:
-            self.thread.join(timeout)
+        self.wake()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads.values():
+            thread.join(max(deadline - time.monotonic(), 0.0))
 
-    def _run(self) -> None:
+    def _run(self, channel: str) -> None:
+        wake = self._wake[channel]
         while True:
             try:
-                while self.deliver_due() == self.batch:
+                while self.deliver_due((channel,)) == self.batch:
                     pass
             except sa.exc.SQLAlchemyError as exc:
-                log.warning("outbox: database error, retrying", extra={"error": str(exc).splitlines()[0]})
+                log.warning(
+                    "outbox: database error, retrying",
+                    extra={"channel": channel, "error": str(exc).splitlines()[0]},
+                )
             if self._stop.is_set():
                 return
-            self._wake.wait(self.poll_s)
-            self._wake.clear()
+            wake.wait(self.poll_s)
+            wake.clear()
 
-    def deliver_due(self) -> int:
-        """Try every due row of a known channel, oldest first; returns how many rows were tried."""
+    def deliver_due(self, channels: Collection[str] | None = None) -> int:
+        """Try every due row of the given (default: all known) channels, oldest first; returns rows tried."""
         now = datetime.now(UTC)
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -103,7 +144,7 @@ class OutboxNotifier:
                 .where(
                     Outbox.state == "pending",
                     Outbox.next_attempt_at <= now,
-                    Outbox.channel.in_(list(self.senders)),
+                    Outbox.channel.in_(list(self.senders if channels is None else channels)),
                 )
                 .order_by(Outbox.id)
                 .limit(self.batch)
@@ -112,22 +153,30 @@ class OutboxNotifier:
             self._deliver(row.id, row.channel, row.target, row.payload, row.attempts)
         return len(rows)
 
+    def retry_delay_s(self, attempts: int) -> float:
+        """Seconds before the next try after `attempts` failed ones: doubling from retry_min_s, capped."""
+        return min(self.retry_min_s * 2 ** min(attempts - 1, 64), self.retry_max_s)
+
     def _deliver(self, row_id: int, channel: str, target: str, payload: str, attempts: int) -> None:
+        attempts += 1
         try:
             self.senders[channel](target, payload)
         except Exception as exc:
-            delay = min(RETRY_MIN_S * 2**attempts, RETRY_MAX_S)
-            values = {
-                "attempts": attempts + 1,
-                "last_error": f"{type(exc).__name__}: {exc}"[:500],
-                "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
-            }
-            self.failed += 1
-            log.warning(
-                "outbox: delivery failed", extra={"outbox_id": row_id, "target": target, "retry_s": delay}
-            )
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            values: dict[str, object] = {"attempts": attempts, "last_error": error}
+            extra = {"outbox_id": row_id, "channel": channel, "target": target, "attempts": attempts}
+            if attempts >= self.max_attempts:
+                values["state"] = "failed"
+                log.error("outbox: delivery failed for good", extra=extra | {"error": error})
+            else:
+                delay = self.retry_delay_s(attempts)
+                values["next_attempt_at"] = datetime.now(UTC) + timedelta(seconds=delay)
+                log.warning("outbox: delivery failed", extra=extra | {"error": error, "retry_s": delay})
+            with self._count_lock:
+                self.failed += 1
         else:
-            values = {"attempts": attempts + 1, "state": "delivered", "delivered_at": datetime.now(UTC)}
-            self.delivered += 1
+            values = {"attempts": attempts, "state": "delivered", "delivered_at": datetime.now(UTC)}
+            with self._count_lock:
+                self.delivered += 1
         with self.engine.begin() as conn:
             conn.execute(sa.update(Outbox).where(Outbox.id == row_id).values(**values))

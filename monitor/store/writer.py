@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from monitor.alert_actions import record_event
+from monitor.alert_actions import MONITOR_ACTOR, record_event
 from monitor.ingest.topics import alerts_topic
 from monitor.maintenance import in_maintenance
 from monitor.notify.enqueue import UNKNOWN_SITE, queue_alert_change
@@ -56,7 +56,6 @@ Record = (
     | InspectionRecord
 )
 PAYLOAD_HEAD_BYTES = 256
-MONITOR_ACTOR = "monitor"  # the actor of the pipeline's alert events
 
 
 _RECORD_ERRORS = (
