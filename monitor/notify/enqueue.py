@@ -88,7 +88,8 @@ def queue_alert_change(
     rows = [_row(alert.id, MQTT, topic, None, json.dumps(payload, separators=(",", ":")), now)]
     if not alert.in_maintenance:
         targets = targets_for(notify, alert.asset, str(alert.severity))
-        if not (state != previous_state and state in ALWAYS_SENT):
+        exempt = state != previous_state and state in ALWAYS_SENT
+        if notify.min_interval_s > 0 and not exempt:
             targets = _not_recently_notified(
                 conn, alert.id, targets, now - timedelta(seconds=notify.min_interval_s)
             )

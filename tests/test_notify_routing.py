@@ -1,0 +1,160 @@
+"""Who is notified of an alert change: routes by group and severity, rate limit, maintenance, audit trail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from notify_helpers import T0, alert_row, events, outbox_rows, seed_asset
+from sqlalchemy.engine import Engine
+
+from monitor.alert_actions import acknowledge, resolve
+from monitor.maintenance import plan_window
+from monitor.notify.routing import Target, targets_for
+from monitor.settings import NotifySettings, Settings
+from monitor.store.records import AlertRecord, AlertState, Severity
+from monitor.store.writer import StoreWriter
+
+NOTIFY: dict[str, Any] = {
+    "groups": {"pumps": ["pump-*"], "line1": ["line1-cam", "fan-1"]},
+    "webhooks": {"ops": {"url": "http://127.0.0.1:9/ops"}, "pumps-chat": {"url": "http://127.0.0.1:9/p"}},
+    "smtp": {"host": "127.0.0.1"},
+    "routes": [
+        {"name": "pumps", "groups": ["pumps"], "webhooks": ["pumps-chat"], "emails": ["pumps@plant.example"]},
+        {"name": "critical", "severities": ["critical"], "webhooks": ["ops", "pumps-chat"]},
+        {
+            "name": "line1",
+            "groups": ["line1"],
+            "severities": ["major", "critical"],
+            "emails": ["l1@plant.example"],
+        },
+    ],
+    "min_interval_s": 300,
+}
+
+
+def test_routes_match_asset_groups_by_pattern_and_severity() -> None:
+    """A pump's warning goes to the pump route only; a critical one also to ops; line1 needs major."""
+    notify = NotifySettings(**NOTIFY)
+    assert targets_for(notify, "pump-3", "warning") == [
+        Target("webhook", "pumps-chat", "pumps"),
+        Target("email", "pumps@plant.example", "pumps"),
+    ]
+    assert targets_for(notify, "pump-3", "critical") == [
+        Target("webhook", "pumps-chat", "pumps"),
+        Target("email", "pumps@plant.example", "pumps"),
+        Target("webhook", "ops", "critical"),
+    ]
+    assert targets_for(notify, "fan-1", "warning") == []
+    assert targets_for(notify, "fan-1", "major") == [Target("email", "l1@plant.example", "line1")]
+    assert targets_for(notify, "compressor", "critical") == [
+        Target("webhook", "ops", "critical"),
+        Target("webhook", "pumps-chat", "critical"),
+    ]
+
+
+def change(
+    severity: Severity = Severity.WARNING, state: AlertState = AlertState.OPEN, minutes: int = 0
+) -> AlertRecord:
+    at = T0 + timedelta(minutes=minutes)
+    return AlertRecord(
+        id="a1",
+        asset="pump-3",
+        condition="sensor_score",
+        state=state,
+        severity=severity,
+        score=5.0,
+        peak_score=5.0,
+        threshold=2.0,
+        top_channels=[{"name": "vibration", "value": 4.0}],
+        opened_at=T0,
+        updated_at=at,
+        resolved_at=at if state is AlertState.RESOLVED else None,
+    )
+
+
+@pytest.fixture
+def write(engine: Engine) -> Iterator[Callable[..., None]]:
+    """Store alert records through a writer routed by NOTIFY (overridable), one flush per call."""
+    writers: list[StoreWriter] = []
+
+    def put(*records: AlertRecord, **notify: Any) -> None:
+        if not writers:
+            writers.append(StoreWriter(engine, interval_s=0.01, notify=NotifySettings(**(NOTIFY | notify))))
+        writers[0].put_many(records)
+        assert writers[0].flush(timeout=10)
+
+    seed_asset(engine, "pump-3", "north")
+    yield put
+    for writer in writers:
+        writer.close(timeout=10)
+
+
+def channels(engine: Engine) -> list[tuple[str, str]]:
+    return [(row.channel, row.target) for row in outbox_rows(engine)]
+
+
+def test_repeated_changes_are_rate_limited_but_resolution_goes_out(
+    engine: Engine, write: Callable[..., None]
+) -> None:
+    """Within min_interval_s a severity change reaches only the alerts topic; the resolution reaches all."""
+    write(change())
+    write(change(Severity.MAJOR, minutes=1))
+    write(change(Severity.MAJOR, AlertState.RESOLVED, minutes=2))
+    routed = [("webhook", "pumps-chat"), ("email", "pumps@plant.example")]
+    topic = ("mqtt", "plant/north/pump-3/alerts")
+    assert channels(engine) == [topic, *routed, topic, topic, *routed]
+
+
+def test_no_rate_limit_with_zero_interval(engine: Engine, write: Callable[..., None]) -> None:
+    """With min_interval_s 0 every change goes to every routed target."""
+    write(change(), change(Severity.CRITICAL, minutes=1), min_interval_s=0)
+    assert len([c for c in channels(engine) if c[0] == "webhook"]) == 1 + 2
+
+
+def test_alert_in_maintenance_is_recorded_and_only_published(
+    engine: Engine, write: Callable[..., None]
+) -> None:
+    """Inside a window the alert is stored with in_maintenance, on the alerts topic, with no webhook or e-mail."""
+    plan_window(engine, "pump-3", T0 - timedelta(minutes=5), T0 + timedelta(minutes=30), "seal swap", "olga")
+    write(change(Severity.CRITICAL))
+    assert alert_row(engine).in_maintenance
+    [row] = outbox_rows(engine)
+    assert (row.channel, json.loads(row.payload)["in_maintenance"]) == ("mqtt", True)
+
+
+def test_change_after_the_window_is_notified(engine: Engine, write: Callable[..., None]) -> None:
+    """A change timed after the window has ended is routed again and no longer marked."""
+    plan_window(engine, None, T0 - timedelta(minutes=5), T0 + timedelta(minutes=1), "", "olga")
+    write(change())
+    write(change(Severity.CRITICAL, minutes=2))
+    assert not alert_row(engine).in_maintenance
+    assert ("webhook", "ops") in channels(engine)
+
+
+def test_pipeline_changes_leave_an_audit_trail(engine: Engine, write: Callable[..., None]) -> None:
+    """Open, severity rise and resolution are events by 'monitor'; the resolution names who resolved."""
+    write(change())
+    write(change(Severity.CRITICAL, minutes=1))
+    write(change(Severity.CRITICAL, AlertState.RESOLVED, minutes=2))
+    assert events(engine) == [
+        ("opened", "monitor", "severity warning"),
+        ("severity", "monitor", "warning -> critical"),
+        ("resolved", "monitor", None),
+    ]
+    assert alert_row(engine).resolved_by == "monitor"
+
+
+def test_operator_resolution_is_kept_when_the_pipeline_updates(
+    engine: Engine, write: Callable[..., None]
+) -> None:
+    """An alert an operator resolved stays resolved (by them) when the detector still reports it."""
+    write(change())
+    acknowledge(engine, Settings(notify=NOTIFY), "a1", "olga", "looking")
+    resolve(engine, Settings(notify=NOTIFY), "a1", "olga", "fixed")
+    write(change(Severity.CRITICAL, minutes=1))
+    row = alert_row(engine)
+    assert (row.state, row.resolved_by, row.severity) == ("resolved", "olga", "critical")
