@@ -1,0 +1,108 @@
+"""Camera view: a camera's latest and anomalous inspections, one of them in detail (analysed image,
+anomaly heatmap, defect mask with boxes, as written by monitor/artifacts.py), and its score history.
+`?camera=<name>&at=<iso>` preselects the camera and the inspection at that time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, context, timerange
+from dashboard.queries import assets, inspections, timeline
+
+config = context.settings().dashboard
+engine = context.engine()
+now = datetime.now(UTC)
+
+st.title("Camera")
+with engine.connect() as conn:
+    names = assets.asset_names(conn, "camera", config.page_rows)
+if not names:
+    st.info("No cameras yet: a camera appears with its first analysed frame.")
+    st.stop()
+wanted = st.query_params.get("camera")
+at = timerange.at_param()
+if wanted and wanted not in names:
+    st.warning(f"No camera named {wanted!r}.")
+
+pick, span = st.columns([1, 2])
+camera = pick.selectbox(
+    "Camera", names, index=names.index(wanted) if wanted in names else 0, key="camera-name"
+)
+if camera != wanted:  # keep the URL shareable; an `at` belonged to the previous camera
+    st.query_params["camera"] = camera
+    st.query_params.pop("at", None)
+    at = None
+with span:
+    start, end = timerange.pick_range("camera", at, now)
+
+rows = min(config.page_rows, 50)  # a 768-px screen shows a dozen; the selectbox reaches the rest
+with engine.connect() as conn:
+    newest = inspections.latest(conn, camera, rows)
+    anomalous = inspections.latest(conn, camera, rows, anomalous=True)
+    at_time = inspections.latest(conn, camera, 1, before=at) if at is not None else newest.iloc[:0]
+    scores, cut = inspections.history(conn, camera, start, end, config.page_rows)
+    steps = timeline.threshold_steps(conn, camera, start, end, config.page_rows)
+    periods = timeline.alert_periods(conn, camera, start, end, now, config.page_rows)
+
+if newest.empty:
+    st.info(f"{camera} has no inspections yet.")
+    st.stop()
+
+shown = ["ts", "score", "threshold", "defect_area", "defect_count"]
+labels = {"ts": "time (UTC)", "defect_area": "defect area %", "defect_count": "defects"}
+latest_col, anomalous_col = st.columns(2)
+with latest_col:
+    st.subheader("Latest inspections")
+    st.dataframe(newest[shown].rename(columns=labels), height=210, hide_index=True)
+with anomalous_col:
+    st.subheader("Anomalous inspections")
+    if anomalous.empty:
+        st.caption("None so far.")
+    else:
+        st.dataframe(anomalous[shown].rename(columns=labels), height=210, hide_index=True)
+
+candidates = pd.concat([at_time, anomalous, newest]).drop_duplicates("id").set_index("id")
+choice = st.selectbox(
+    "Inspection",
+    list(candidates.index),
+    format_func=lambda i: (
+        f"{candidates.at[i, 'ts']:%Y-%m-%d %H:%M:%S} · score {candidates.at[i, 'score']:.4g}"
+        + (" · anomalous" if candidates.at[i, "anomaly"] else "")
+    ),
+    key=f"camera-inspection-{camera}",
+)
+chosen = candidates.loc[choice]
+for column, (title, path) in zip(
+    st.columns(3),
+    [
+        ("Analysed image", chosen["image_path"]),
+        ("Anomaly heatmap", chosen["heatmap_path"]),
+        ("Defect mask and boxes", chosen["mask_path"]),
+    ],
+    strict=True,
+):
+    with column:
+        file = inspections.artifact(path)
+        if file is None:
+            st.caption(f"{title}: no file (not written for this frame, or removed by retention).")
+        else:
+            st.image(str(file), caption=title, width="stretch")
+defects = (
+    f"{int(chosen['defect_count'])} defect(s) over {chosen['defect_area']:.2f} % of the image"
+    if pd.notna(chosen["defect_area"])
+    else "no defect mask"
+)
+st.caption(
+    "The analysed image is the frame the models saw (upscaled when the camera has an upscaler); "
+    f"segmentation: {defects}."
+)
+
+st.plotly_chart(charts.score_figure(scores, steps, periods, start, end), key="camera-score")
+st.caption(
+    f"Inspection scores against the camera's threshold ({len(scores):,} inspections"
+    + (", the newest of the range only" if cut else "")
+    + "); shaded: alert periods."
+)
