@@ -1,8 +1,11 @@
-"""Shared helpers for notification tests: stored assets and alerts, outbox and event reads."""
+"""Shared helpers for notification tests: stored assets and alerts, outbox and event reads, a webhook server."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,3 +65,33 @@ def events(engine: Engine) -> list[tuple[str, str, str | None]]:
 def alert_row(engine: Engine, alert_id: str = "a1") -> sa.Row[Any]:
     with engine.connect() as conn:
         return conn.execute(sa.select(Alert.__table__).where(Alert.id == alert_id)).one()
+
+
+class HookServer:
+    """An HTTP endpoint answering POSTs with the given statuses in turn (the last one repeats)."""
+
+    def __init__(self, statuses: list[int], port: int = 0, delay_s: float = 0.0) -> None:
+        self.statuses = statuses
+        self.requests: list[tuple[float, dict[str, str], bytes]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.requests.append((time.monotonic(), dict(self.headers), body))
+                time.sleep(delay_s)
+                status = hook.statuses[min(len(hook.requests), len(hook.statuses)) - 1]
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

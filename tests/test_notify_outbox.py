@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,6 +61,33 @@ def test_failed_delivery_is_kept_pending_with_its_error_and_a_later_retry(sqlite
     assert (state, attempts) == ("pending", 1)
     assert error == "DeliveryError: no PUBACK within 5s"
     assert due > created
+
+
+def test_row_fails_for_good_after_max_attempts(sqlite_url: str) -> None:
+    """After max_attempts failed tries the row is `failed` with its last error and no longer tried."""
+    upgrade(sqlite_url)
+    add_pending(sqlite_url, "plant/s/a/alerts")
+    tries: list[float] = []
+
+    def broken(target: str, payload: str) -> None:
+        tries.append(time.monotonic())
+        raise DeliveryError("no PUBACK within 5s")
+
+    engine = create_engine_for(sqlite_url)
+    notifier = OutboxNotifier(engine, {"mqtt": broken}, retry_min_s=0.1, retry_max_s=0.2, max_attempts=3)
+    assert [notifier.retry_delay_s(n) for n in (1, 2, 3, 4)] == [0.1, 0.2, 0.2, 0.2]
+    deadline = time.monotonic() + 5
+    while len(tries) < 3 and time.monotonic() < deadline:
+        notifier.deliver_due()
+        time.sleep(0.02)
+    time.sleep(0.3)
+    assert notifier.deliver_due() == 0
+    engine.dispose()
+    assert len(tries) == 3
+    assert tries[1] - tries[0] >= 0.1 and tries[2] - tries[1] >= 0.2
+    assert query(sqlite_url, "SELECT state, attempts, last_error FROM outbox") == [
+        ("failed", 3, "DeliveryError: no PUBACK within 5s")
+    ]
 
 
 def test_rows_left_pending_are_published_after_a_restart(

@@ -6,14 +6,12 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
-from notify_helpers import seed_alert, seed_asset
+from notify_helpers import HookServer, seed_alert, seed_asset
 from sqlalchemy.engine import Engine
 
 from monitor.alert_actions import acknowledge
@@ -23,36 +21,6 @@ from monitor.settings import NotifySettings, Settings
 from monitor.store.tables import Outbox
 
 SECRET = "s3cret-for-tests"
-
-
-class HookServer:
-    """An HTTP endpoint answering POSTs with the given statuses in turn (the last one repeats)."""
-
-    def __init__(self, statuses: list[int], port: int = 0, delay_s: float = 0.0) -> None:
-        self.statuses = statuses
-        self.requests: list[tuple[float, dict[str, str], bytes]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.requests.append((time.monotonic(), dict(self.headers), body))
-                time.sleep(delay_s)
-                status = hook.statuses[min(len(hook.requests), len(hook.statuses)) - 1]
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
