@@ -12,10 +12,9 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from dashboard.launch import CONFIG_ENV
 from monitor.settings import Settings, load_settings
 from monitor.store.db import create_engine_for
-
-CONFIG_ENV = "MONITOR_CONFIG"
 
 
 @st.cache_resource
