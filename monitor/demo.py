@@ -1,15 +1,18 @@
 """`monitor demo`: the whole service on one machine with nothing installed by hand.
 
 Why: a newcomer should see readings scored and alerts raised within a minute. The demo migrates a
-SQLite database under var/, picks a broker (the configured one if reachable, else a private
-`mosquitto`, else an embedded amqtt broker), trains each simulated pump's model on simulated
+SQLite database under var/, starts the dashboard on it (a Streamlit child process, with a one-off
+`operator` login printed on the console), picks a broker (the configured one if reachable, else a
+private `mosquitto`, else an embedded amqtt broker), trains each simulated pump's model on simulated
 history (seconds, instead of hours of commissioning), then runs the simulator and the daemon in this
 process and prints a status line every few seconds until Ctrl-C, SIGTERM or `--duration`.
 """
 
 from __future__ import annotations
 
+import secrets
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -38,6 +41,7 @@ FAULT_SECONDS = 20.0
 FAULT_PERIOD_S = 90.0
 # The clearest faults first, so the first alert comes quickly.
 DEMO_FAULT_ORDER = ("cavitation", "bearing_wear", "step_change", "stuck_sensor")
+DEMO_USER = "operator"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class DemoOptions:
     status_every_s: float = 5.0
     epochs: int = 8
     warmup_s: float = 8.0
+    dashboard: bool = True
+    config: Path | None = None  # the file `--config` named: the dashboard reads it too
 
 
 @dataclass
@@ -194,14 +200,67 @@ def run_demo(
     settings = settings.model_copy(update={"metrics": metrics})
     if metrics.enabled:
         say(f"metrics: http://{metrics.host}:{metrics.port}/metrics")
-    train_demo_models(settings, assets, options, say)
-
-    engine = _engine(settings.database.url)
-    try:
-        status = _run_services(settings, options, assets, engine, stop, say)
-    finally:
-        engine.dispose()
+    with demo_dashboard(settings, options, say):
+        train_demo_models(settings, assets, options, say)
+        engine = _engine(settings.database.url)
+        try:
+            status = _run_services(settings, options, assets, engine, stop, say)
+        finally:
+            engine.dispose()
     return status
+
+
+@dataclass(frozen=True)
+class DemoDashboard:
+    """The demo's dashboard: where it answers, the operator's one-off password, its extra environment."""
+
+    url: str
+    password: str
+    env: dict[str, str]
+
+
+@contextmanager
+def demo_dashboard(
+    settings: Settings, options: DemoOptions, say: Callable[[str], None]
+) -> Iterator[DemoDashboard | None]:
+    """Serve the dashboard on the demo's database with a fresh `operator` password; stop it on exit.
+
+    Streamlit's console output goes to demo-dashboard.log beside the model store, away from the
+    status lines.
+    """
+    if not options.dashboard:
+        yield None
+        return
+    from dashboard import launch
+    from dashboard.auth import hash_password
+
+    config = settings.dashboard
+    port = free_port() if reachable(config.host, config.port) else config.port
+    password = secrets.token_urlsafe(9)
+    env = {
+        "MONITOR_DATABASE__URL": settings.database.url,
+        **launch.user_overrides(DEMO_USER, hash_password(password), "operator"),
+    }
+    log_path = settings.models.store.parent / "demo-dashboard.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            launch.streamlit_command(config.host, port),
+            env=launch.environment(options.config, env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = launch.url(config.host, port)
+    say(f"dashboard: {url}  (log in as {DEMO_USER} / {password}; server log {log_path})")
+    try:
+        yield DemoDashboard(url, password, env)
+    finally:
+        process.terminate()  # SIGTERM: Streamlit closes its sessions and exits
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _run_services(

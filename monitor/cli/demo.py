@@ -1,4 +1,4 @@
-"""`monitor demo`: broker, simulator and daemon on this machine, with status lines until stopped."""
+"""`monitor demo`: broker, simulator, daemon and dashboard on this machine, status lines until stopped."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from monitor.settings import load_settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("demo", help="run broker, simulator and daemon locally (Ctrl-C stops)")
+    parser = subparsers.add_parser(
+        "demo", help="run broker, simulator, daemon and dashboard locally (Ctrl-C stops)"
+    )
     defaults = demo.DemoOptions()
     parser.add_argument("--config", type=Path, help="config file (default: demo settings, var/demo.db)")
     parser.add_argument(
@@ -26,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--rate", type=float, default=defaults.rate_hz, help="readings per second per pump")
     parser.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
+    parser.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
     parser.set_defaults(handler=_run)
 
 
@@ -34,7 +37,13 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--assets, --rate and --duration must be positive")
     settings = demo.default_demo_settings(load_settings(args.config), config_given=args.config is not None)
     options = demo.DemoOptions(
-        assets=args.assets, rate_hz=args.rate, duration_s=args.duration, broker=args.broker, seed=args.seed
+        assets=args.assets,
+        rate_hz=args.rate,
+        duration_s=args.duration,
+        broker=args.broker,
+        seed=args.seed,
+        dashboard=not args.no_dashboard,
+        config=args.config,
     )
     stop = threading.Event()
     restore = demo.install_stop_signals(stop)
