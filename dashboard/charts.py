@@ -1,6 +1,6 @@
 """Plotly figures of the asset and camera pages, built from query results (no Streamlit here).
 
-Sized for a 1366x768 plant-floor screen: the score chart spans the page at ~360 px high, the others
+Sized for a 1366x768 plant-floor screen: the score chart spans the page at ~330 px high, the others
 share a row two or three abreast.
 """
 
@@ -15,7 +15,7 @@ from dashboard.queries.timeline import AlertPeriod
 
 SEVERITY_COLOURS = {"warning": "rgba(255, 165, 0, 0.18)", "critical": "rgba(220, 20, 60, 0.20)"}
 _OTHER_SEVERITY = "rgba(128, 128, 128, 0.18)"
-_HEIGHT = 360
+_HEIGHT = 330
 _SMALL_HEIGHT = 300
 
 
@@ -27,6 +27,7 @@ def score_figure(
     end: datetime,
     *,
     selected: str | None = None,
+    height: int = _HEIGHT,
 ) -> go.Figure:
     """Score against the threshold in force over [start, end]: the score line (and the bucket maximum
     when downsampled), the threshold as a step line with a marker at each change (from the `thresholds` history, else
@@ -90,7 +91,7 @@ def score_figure(
             name=f"alert {alert.id}",
         )
     figure.update_layout(
-        height=_HEIGHT,
+        height=height,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         xaxis_range=[start, end],
         legend={"orientation": "h", "y": 1.12},

@@ -55,3 +55,14 @@ def test_asset_page_names_a_bad_link(dashboard: DashboardEnv) -> None:
     text = page_text(at)
     assert "No sensor asset named 'nope'" in text and "at='yesterday' is not an ISO 8601 time" in text
     assert at.selectbox(key="asset-name").value == "pump"
+
+
+def test_week_preset_switches_to_buckets(dashboard: DashboardEnv) -> None:
+    """Choosing 7 d draws per-bucket means, and the caption says where they come from."""
+    now = datetime.now(UTC)
+    add_asset(dashboard.engine, "pump")
+    add_scores(dashboard.engine, "pump", [now - timedelta(hours=h) for h in range(48)])
+    at = dashboard.app("viewer", page=PAGE)
+    at.segmented_control(key="asset-range").set_value("7 d").run()
+    assert not at.exception
+    assert "Mean and maximum score per 14 min" in page_text(at)

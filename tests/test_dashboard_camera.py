@@ -127,4 +127,4 @@ def test_camera_page_says_when_artifacts_are_gone(dashboard: DashboardEnv, tmp_p
     assert not at.exception and not at.error
     text = page_text(at)
     assert "Anomaly heatmap: no file" in text and "Defect mask and boxes: no file" in text
-    assert "Anomalous inspections" in text and "None so far." in text
+    assert [tab.label for tab in at.tabs] == ["Latest (1)", "Anomalous (0)"] and "None so far." in text

@@ -26,7 +26,7 @@ at = timerange.at_param()
 if wanted and wanted not in names:
     st.warning(f"No sensor asset named {wanted!r}.")
 
-pick, span = st.columns([1, 2])
+pick, span, choose = st.columns([2, 3, 4])
 asset = pick.selectbox("Asset", names, index=names.index(wanted) if wanted in names else 0, key="asset-name")
 if asset != wanted:  # keep the URL shareable; an `at` belonged to the previous asset
     st.query_params["asset"] = asset
@@ -40,18 +40,15 @@ with engine.connect() as conn:
     steps = timeline.threshold_steps(conn, asset, start, end, config.page_rows)
     periods = timeline.alert_periods(conn, asset, start, end, now, config.page_rows)
 
-alert = None
-if periods:
-    default = timeline.nearest(periods, at) if at is not None else None
-    choice = st.selectbox(
-        f"Alert ({len(periods)} in range)",
-        range(len(periods)),
-        index=default,
-        format_func=lambda i: periods[i].label,
-        placeholder="Select an alert to see its channels",
-        key=f"asset-alert-{asset}",
-    )
-    alert = periods[choice] if choice is not None else None
+choice = choose.selectbox(
+    f"Alert ({len(periods)} in range)",
+    range(len(periods)),
+    index=timeline.nearest(periods, at) if at is not None else None,
+    format_func=lambda i: periods[i].label,
+    placeholder="Select an alert to see its channels" if periods else "No alert in this range",
+    key=f"asset-alert-{asset}",
+)
+alert = periods[choice] if choice is not None else None
 
 st.plotly_chart(
     charts.score_figure(series.frame, steps, periods, start, end, selected=alert.id if alert else None),

@@ -27,7 +27,7 @@ at = timerange.at_param()
 if wanted and wanted not in names:
     st.warning(f"No camera named {wanted!r}.")
 
-pick, span = st.columns([1, 2])
+pick, span, choose = st.columns([2, 3, 4])
 camera = pick.selectbox(
     "Camera", names, index=names.index(wanted) if wanted in names else 0, key="camera-name"
 )
@@ -46,26 +46,13 @@ with engine.connect() as conn:
     scores, cut = inspections.history(conn, camera, start, end, config.page_rows)
     steps = timeline.threshold_steps(conn, camera, start, end, config.page_rows)
     periods = timeline.alert_periods(conn, camera, start, end, now, config.page_rows)
-
 if newest.empty:
     st.info(f"{camera} has no inspections yet.")
     st.stop()
 
-shown = ["ts", "score", "threshold", "defect_area", "defect_count"]
-labels = {"ts": "time (UTC)", "defect_area": "defect area %", "defect_count": "defects"}
-latest_col, anomalous_col = st.columns(2)
-with latest_col:
-    st.subheader("Latest inspections")
-    st.dataframe(newest[shown].rename(columns=labels), height=210, hide_index=True)
-with anomalous_col:
-    st.subheader("Anomalous inspections")
-    if anomalous.empty:
-        st.caption("None so far.")
-    else:
-        st.dataframe(anomalous[shown].rename(columns=labels), height=210, hide_index=True)
-
+# The inspection at the linked time first, else the newest anomalous one, else the newest.
 candidates = pd.concat([at_time, anomalous, newest]).drop_duplicates("id").set_index("id")
-choice = st.selectbox(
+choice = choose.selectbox(
     "Inspection",
     list(candidates.index),
     format_func=lambda i: (
@@ -100,9 +87,24 @@ st.caption(
     f"segmentation: {defects}."
 )
 
-st.plotly_chart(charts.score_figure(scores, steps, periods, start, end), key="camera-score")
-st.caption(
-    f"Inspection scores against the camera's threshold ({len(scores):,} inspections"
-    + (", the newest of the range only" if cut else "")
-    + "); shaded: alert periods."
-)
+tables, history = st.columns(2)
+shown = ["ts", "score", "threshold", "defect_area", "defect_count"]
+settings = {
+    "ts": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "defect_area": st.column_config.NumberColumn("defect area %", format="%.2f"),
+    "defect_count": st.column_config.NumberColumn("defects"),
+}
+with tables:
+    latest_tab, anomalous_tab = st.tabs([f"Latest ({len(newest)})", f"Anomalous ({len(anomalous)})"])
+    latest_tab.dataframe(newest[shown], column_config=settings, height=300, hide_index=True)
+    if anomalous.empty:
+        anomalous_tab.caption("None so far.")
+    else:
+        anomalous_tab.dataframe(anomalous[shown], column_config=settings, height=300, hide_index=True)
+with history:
+    st.plotly_chart(charts.score_figure(scores, steps, periods, start, end, height=300), key="camera-score")
+    st.caption(
+        f"Inspection scores against the camera's threshold ({len(scores):,} inspections"
+        + (", the newest of the range only" if cut else "")
+        + "); shaded: alert periods."
+    )
