@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CODE := $(wildcard monitor models dashboard tests scripts)
 
-.PHONY: install demo test lint typecheck eval-skab bench-sensor clean
+.PHONY: install demo test lint typecheck eval-skab bench-sensor bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,10 @@ eval-skab: $(STAMP)
 
 bench-sensor: $(STAMP)
 	$(BIN)/monitor bench sensor
+
+# PostgreSQL from MONITOR_TEST_POSTGRES_URL (default: the test database); minutes, a schema of its own.
+bench-dashboard: $(STAMP)
+	nice -n 10 $(BIN)/python scripts/bench_dashboard.py --out docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -44,8 +44,8 @@ class AlertFilter:
     asset: str | None = None
 
 
-def list_alerts(conn: Connection, wanted: AlertFilter, limit: int) -> pd.DataFrame:
-    """The newest `limit` alerts matching the filter, newest first (columns as LIST_COLUMNS)."""
+def list_query(wanted: AlertFilter, limit: int) -> sa.Select[Any]:
+    """The newest `limit` alerts matching the filter (at least one state), newest first."""
     per_state = []
     for state in wanted.states:
         query = sa.select(*LIST_COLUMNS).where(
@@ -56,12 +56,14 @@ def list_alerts(conn: Connection, wanted: AlertFilter, limit: int) -> pd.DataFra
         if wanted.asset is not None:
             query = query.where(Alert.asset == wanted.asset)
         per_state.append(sa.select(query.order_by(Alert.opened_at.desc()).limit(limit).subquery()))
-    columns = [c.key for c in LIST_COLUMNS]
-    if not per_state:
-        return pd.DataFrame(columns=columns)
     merged = sa.union_all(*per_state).subquery()
-    rows = conn.execute(sa.select(merged).order_by(merged.c.opened_at.desc()).limit(limit)).all()
-    return pd.DataFrame(rows, columns=columns)
+    return sa.select(merged).order_by(merged.c.opened_at.desc()).limit(limit)
+
+
+def list_alerts(conn: Connection, wanted: AlertFilter, limit: int) -> pd.DataFrame:
+    """`list_query`'s rows as a table (columns as LIST_COLUMNS); empty when no state is wanted."""
+    rows = conn.execute(list_query(wanted, limit)).all() if wanted.states else []
+    return pd.DataFrame(rows, columns=[c.key for c in LIST_COLUMNS])
 
 
 @dataclass(frozen=True)
