@@ -2,7 +2,8 @@
 
 Issue 4: who acknowledged or resolved an alert and when (`alert_events`, `alerts.resolved_by`),
 when an unacknowledged alert was escalated (`alerts.escalated_at`), which routing rule queued a
-notification (`outbox.route`), and an index for the dashboard's alert list (state + time).
+notification (`outbox.route`); indexes for the dashboard's alert list (state + time) and for the
+notification rate limit (an alert's recent outbox rows).
 
 Revision ID: 0002
 Revises: 0001
@@ -46,9 +47,11 @@ def upgrade() -> None:
     op.create_index("ix_alerts_state_opened_at", "alerts", ["state", "opened_at"])
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("route", sa.String(length=64), nullable=True))
+    op.create_index("ix_outbox_alert_id_created_at", "outbox", ["alert_id", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_alert_id_created_at", table_name="outbox")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("route")
     op.drop_index("ix_alerts_state_opened_at", table_name="alerts")

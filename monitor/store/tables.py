@@ -247,6 +247,7 @@ class Outbox(Base):
     __table_args__ = (
         sa.CheckConstraint(f"state IN {OUTBOX_STATES}", name="state"),
         sa.Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        sa.Index("ix_outbox_alert_id_created_at", "alert_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
