@@ -1,12 +1,17 @@
-"""The convolutional image autoencoder and the error measure it is trained and scored with.
+"""The image anomaly network (DRAEM, Zavrtanik et al., ICCV 2021): a reconstructive autoencoder
+and a discriminative head, plus the SSIM + L1 error measure the autoencoder is trained with.
 
-Fully convolutional, so one set of weights takes patches in training and whole images of any size
-(padded to a multiple of its stride) when scoring. The narrow latent (few channels at 1/2**levels of
-the resolution) is what keeps it from copying defects it has never seen through to the output.
+The autoencoder learns to give back the normal surface from an image with synthetic anomalies
+pasted in; the head (a small U-Net) sees the image and that reconstruction side by side and learns
+where they disagree because of an anomaly, rather than because of ordinary texture the autoencoder
+renders imperfectly. Both are fully convolutional, so one set of weights takes crops in training
+and whole images of any size (padded to a multiple of the stride) when scoring. The narrow latent
+(few channels at 1/2**levels of the resolution) keeps the autoencoder from copying defects through.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -14,34 +19,46 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.unet import UNet, UNetConfig
+
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = 5  # an 11x11 Gaussian window, as in Wang et al. 2004
 SSIM_C1 = 0.01**2
 SSIM_C2 = 0.03**2
+PRIOR = 0.01  # the head's initial anomaly probability
 
 
 @dataclass(frozen=True, slots=True)
 class ImageAEConfig:
-    """Architecture: channels per encoder level (each halves the resolution) and latent channels."""
+    """Architecture: the autoencoder's channels per encoder level (each halves the resolution) and
+    latent channels; the discriminative head's U-Net width and depth."""
 
     widths: tuple[int, ...] = (16, 32, 64, 64)
     latent: int = 16
+    head_width: int = 8
+    head_depth: int = 3
 
     def __post_init__(self) -> None:
         if not self.widths or min(self.widths) < 1 or self.latent < 1:
             raise ValueError("widths must be positive channel counts and latent at least 1")
+        UNetConfig(self.head_width, self.head_depth)  # raises on an impossible head
 
     @property
     def stride(self) -> int:
-        """Inputs are padded to a multiple of this (the total downsampling)."""
-        return 2 ** len(self.widths)
+        """Inputs are padded to a multiple of this (the total downsampling of either network)."""
+        return max(2 ** len(self.widths), 2**self.head_depth)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "widths": list(self.widths)}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ImageAEConfig:
-        return cls(widths=tuple(values["widths"]), latent=int(values["latent"]))
+        return cls(
+            widths=tuple(values["widths"]),
+            latent=int(values["latent"]),
+            head_width=int(values["head_width"]),
+            head_depth=int(values["head_depth"]),
+        )
 
 
 def _block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -73,6 +90,32 @@ class ImageAE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
+
+
+class ImageAnomalyNet(nn.Module):
+    """[B, 1, H, W] in [0, 1] -> (reconstruction [B, 1, H, W], anomaly logits [B, 1, H, W])."""
+
+    def __init__(self, config: ImageAEConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or ImageAEConfig()
+        self.reconstructive = ImageAE(config)
+        self.discriminative = UNet(UNetConfig(config.head_width, config.head_depth), inputs=2)
+        # Start out predicting "normal" everywhere (p = 0.01, as RetinaNet does for its focal loss), so
+        # that early training is not spent pulling the vast background down from p = 0.5.
+        bias = self.discriminative.head.bias
+        assert bias is not None  # a Conv2d with bias
+        nn.init.constant_(bias, -math.log((1 - PRIOR) / PRIOR))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        reconstruction = self.reconstructive(x)
+        return reconstruction, self.discriminative(torch.cat([x, reconstruction], dim=1))
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+    """Binary focal loss (Lin et al. 2017), DRAEM's loss for the head: pixels it already gets right
+    (the vast normal background) weigh little, so small anomalies are not drowned out."""
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return ((1.0 - torch.exp(-bce)) ** gamma * bce).mean()
 
 
 def gaussian_kernel(sigma: float, radius: int, device: torch.device) -> torch.Tensor:

@@ -1,5 +1,6 @@
-"""A trained image autoencoder ready to score: the module, the working resolution, how its error map
-becomes a heatmap and a score, and the scores of the normal training images.
+"""A trained image anomaly model ready to score: the network (reconstructive autoencoder plus
+discriminative head), the working resolution, how the head's anomaly map becomes a heatmap and a
+score, and the scores of the normal training images.
 
 The one image scoring path: the daemon, `monitor score image-ae` and the evaluation script all call
 `ImageAnomalyModel.score_images`.
@@ -16,41 +17,40 @@ import torch
 import torch.nn.functional as F
 
 from models.card import ModelCardError, ModelFiles, check_version, load_model_dir, save_model_dir
-from models.image_ae import ImageAE, ImageAEConfig, blur, error_map
+from models.image_ae import ImageAEConfig, ImageAnomalyNet, blur
 from models.images import pad_to_multiple
 from models.sensor_model import state_version
 from models.training import autocast, resolve_device
 
 KIND = "image-ae"
-CARD_FORMAT = 1
-SCORE_BATCH = 16
-NORMALISED_STD = 0.15  # images per forward pass: bounds memory when a whole folder is scored
+CARD_FORMAT = 2  # 2: autoencoder + discriminative head (format 1 held the autoencoder alone)
+SCORE_BATCH = 16  # images per forward pass: bounds memory when a whole folder is scored
+NORMALISED_STD = 0.15
 
 
 @dataclass(frozen=True, slots=True)
 class ScoringConfig:
-    """How images enter the model and how its error map becomes a heatmap and one score.
+    """How images enter the model and how the head's anomaly map becomes a heatmap and one score.
 
     `size`: the longer image side is resized to this many pixels (aspect kept), a fixed scale per
-    camera that bounds the cost for large frames. `smooth_sigma`: Gaussian smoothing of the error
-    map in working pixels, so that a defect's errors add up while single-pixel noise does not.
-    `top_fraction`: the score is the mean of this share of the highest heatmap pixels, small enough
-    for a defect of a few pixels to dominate it, large enough not to be one noisy pixel.
+    camera that bounds the cost for large frames. `smooth_sigma`: Gaussian smoothing of the anomaly
+    probabilities in working pixels, so that a defect's pixels add up while a single stray pixel does
+    not (DRAEM mean-filters before its max). `top_fraction`: the score is the mean of this share of
+    the highest heatmap pixels; the default (one pixel) is DRAEM's max of the smoothed map.
     `normalise`: each image is standardised to mean 0.5 and std NORMALISED_STD, so that lighting
     runs of different brightness and gain look alike, and SSIM sees the texture of dark images.
     """
 
     size: int = 128
     normalise: bool = True
-    ssim_weight: float = 0.85
     smooth_sigma: float = 2.0
-    top_fraction: float = 0.002
+    top_fraction: float = 1e-9
 
     def __post_init__(self) -> None:
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
-        if not 0.0 <= self.ssim_weight <= 1.0 or not 0.0 < self.top_fraction <= 1.0:
-            raise ValueError("ssim_weight must lie in [0, 1] and top_fraction in (0, 1]")
+        if not 0.0 < self.top_fraction <= 1.0 or self.smooth_sigma < 0:
+            raise ValueError("top_fraction must lie in (0, 1] and smooth_sigma be at least 0")
 
     def working_shape(self, shape: tuple[int, ...]) -> tuple[int, int]:
         """(height, width) at which an image of `shape` is scored: longer side = size."""
@@ -79,14 +79,15 @@ class ImageAnomalyModel:
 
     def __init__(
         self,
-        module: ImageAE,
+        module: ImageAnomalyNet,
         scoring: ScoringConfig,
         training_scores: np.ndarray,
         card: dict[str, Any],
         device: str = "auto",
     ) -> None:
         self.device = resolve_device(device)
-        self.module = module.to(self.device).eval()
+        # channels_last: the CPU convolution kernels run faster in this layout (as for the U-Net)
+        self.module = module.to(self.device).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
         self.scoring = scoring
         self.training_scores = np.asarray(training_scores, dtype=np.float64)
         self.version = state_version(module.state_dict())
@@ -122,15 +123,14 @@ class ImageAnomalyModel:
         return scores, heatmaps
 
     def heatmaps(self, batch: torch.Tensor) -> torch.Tensor:
-        """Smoothed error maps [B, 1, h, w] of a working-resolution batch [B, 1, h, w]."""
+        """Smoothed anomaly probabilities [B, 1, h, w] of a working-resolution batch [B, 1, h, w]."""
         with torch.inference_mode():
             x = batch.to(self.device)
             padded, (height, width) = pad_to_multiple(x, self.module.config.stride)
             with autocast(self.device):
-                reconstruction = self.module(padded)
-            reconstruction = reconstruction.float()[..., :height, :width]
-            errors = error_map(x, reconstruction, self.scoring.ssim_weight)
-            return blur(errors, self.scoring.smooth_sigma)
+                _, logits = self.module(padded.contiguous(memory_format=torch.channels_last))
+            probabilities = torch.sigmoid(logits.float()[..., :height, :width])
+            return blur(probabilities.contiguous(), self.scoring.smooth_sigma)
 
     def image_scores(self, maps: torch.Tensor) -> torch.Tensor:
         """Mean of the top `top_fraction` of each heatmap's pixels, [B]."""
@@ -155,8 +155,12 @@ class ImageAnomalyModel:
         """Load and verify a model directory written by `save`; ModelCardError says what is wrong."""
         files = load_model_dir(directory, KIND)
         card = files.card
+        if card.get("format") != CARD_FORMAT:
+            raise ModelCardError(
+                f"{directory}: card format {card.get('format')}, this version reads {CARD_FORMAT}; retrain the model"
+            )
         try:
-            module = ImageAE(ImageAEConfig.from_dict(card["architecture"]))
+            module = ImageAnomalyNet(ImageAEConfig.from_dict(card["architecture"]))
             module.load_state_dict(files.state_dict)
             model = cls(
                 module,

@@ -1,10 +1,13 @@
-"""Training the image autoencoder on normal images only: random patches with inspection-safe
-augmentation, SSIM + L1 loss, best-epoch selection on held-out whole images, and a checkpoint after
-every epoch so that an interrupted run resumes where it stopped.
+"""Training the image anomaly network on normal images only (DRAEM): random crops with
+inspection-safe augmentation get synthetic anomalies pasted into about half of them
+(`models/synthetic_anomalies.py`); the autoencoder learns to give back the clean crop (SSIM + L1
+loss), the head to find the pasted pixels (focal loss). The best epoch is chosen on held-out whole
+images with a fixed set of pasted anomalies, and a checkpoint after every epoch lets an interrupted
+run resume where it stopped.
 
-Augmentation is limited to what a camera really varies: flips (tiles have no preferred
-orientation), position (random crops), brightness and contrast. Nothing that paints defect-like
-marks, blurs or rotates texture into new patterns, which would teach the model to reconstruct them.
+Augmentation of the normal crops is limited to what a camera really varies: flips (tiles have no
+preferred orientation), position (random crops), brightness and contrast; everything defect-like
+comes from the anomaly generator, where it is labelled.
 """
 
 from __future__ import annotations
@@ -19,18 +22,24 @@ import torch
 import torch.nn.functional as F
 
 from models.checkpoint import Checkpoint
-from models.image_ae import ImageAE, ImageAEConfig, reconstruction_loss
+from models.image_ae import ImageAEConfig, ImageAnomalyNet, focal_loss, reconstruction_loss
 from models.image_ae_model import ImageAnomalyModel, ScoringConfig, to_working
 from models.images import pad_to_multiple
+from models.synthetic_anomalies import add_anomalies
 from models.training import EpochReport, ProgressCallback, autocast, resolve_device, seed_everything
 
 BRIGHTNESS_JITTER = 0.08  # added to every pixel, in [0, 1] units
 CONTRAST_JITTER = 0.15  # relative gain around the patch mean
+VAL_COPIES = 2  # each validation image is judged with this many fixed draws of pasted anomalies
 
 
 @dataclass(frozen=True, slots=True)
 class ImageTrainConfig:
-    """What to train and for how long; `patch`-sized crops, `patches_per_image` per image per epoch."""
+    """What to train and for how long; `patch`-sized crops, `patches_per_image` per image per epoch.
+
+    `ssim_weight` mixes the autoencoder's loss: SSIM sees changed texture at any brightness, L1
+    changed intensity over smooth areas where SSIM's local statistics carry little signal.
+    """
 
     architecture: ImageAEConfig = field(default_factory=ImageAEConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
@@ -38,6 +47,7 @@ class ImageTrainConfig:
     patience: int = 10
     batch_size: int = 32
     learning_rate: float = 1e-3
+    ssim_weight: float = 0.85
     patch: int = 64
     patches_per_image: int = 16
     val_fraction: float = 0.15
@@ -49,6 +59,8 @@ class ImageTrainConfig:
             raise ValueError("epochs, batch_size and patches_per_image must be at least 1")
         if self.patch < self.architecture.stride or self.patch % self.architecture.stride:
             raise ValueError(f"patch must be a multiple of the model stride {self.architecture.stride}")
+        if not 0.0 <= self.ssim_weight <= 1.0:
+            raise ValueError("ssim_weight must lie in [0, 1]")
 
     def identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed (everything but the epoch budget and device)."""
@@ -100,20 +112,49 @@ def _split(count: int, fraction: float, generator: torch.Generator) -> tuple[lis
     return sorted(order[n_val:]), val
 
 
+def _loss(
+    module: ImageAnomalyNet,
+    clean: torch.Tensor,
+    altered: torch.Tensor,
+    masks: torch.Tensor,
+    ssim_weight: float,
+) -> torch.Tensor:
+    """Reconstruction of the clean image from the altered one plus the head's focal loss on the masks."""
+    height, width = clean.shape[-2:]
+    padded, _ = pad_to_multiple(altered, module.config.stride)
+    reconstruction, logits = module(padded.contiguous(memory_format=torch.channels_last))
+    reconstruction, logits = reconstruction[..., :height, :width], logits[..., :height, :width]
+    return reconstruction_loss(reconstruction.float(), clean, ssim_weight) + focal_loss(logits.float(), masks)
+
+
+def _validation_set(
+    images: list[torch.Tensor], seed: int
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Whole validation images with anomalies pasted once and for all: every epoch is judged on the
+    same task, so the best epoch is the one that finds synthetic anomalies on unseen images best."""
+    generator = torch.Generator().manual_seed(seed + 1)
+    cases = []
+    for image in images:
+        for _ in range(VAL_COPIES):
+            altered, masks = add_anomalies(image[None], generator)
+            cases.append((image[None], altered, masks))
+    return cases
+
+
 def _val_loss(
-    module: ImageAE, images: list[torch.Tensor], config: ImageTrainConfig, device: torch.device
+    module: ImageAnomalyNet,
+    cases: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    config: ImageTrainConfig,
+    device: torch.device,
 ) -> float:
-    """Mean loss over whole validation images: the model is judged as it will be used."""
+    """Mean loss over the validation cases: the model is judged on whole images, as it will be used."""
     module.eval()
-    total = 0.0
     with torch.inference_mode(), autocast(device):
-        for image in images:
-            x, (height, width) = pad_to_multiple(image[None].to(device), module.config.stride)
-            reconstruction = module(x).float()[..., :height, :width]
-            total += float(
-                reconstruction_loss(reconstruction, x[..., :height, :width], config.scoring.ssim_weight)
-            )
-    return total / len(images)
+        total = sum(
+            float(_loss(module, clean.to(device), altered.to(device), masks.to(device), config.ssim_weight))
+            for clean, altered, masks in cases
+        )
+    return total / len(cases)
 
 
 def train_image_ae(
@@ -134,9 +175,9 @@ def train_image_ae(
     working = [to_working(image, config.scoring)[0] for image in images]
     train_index, val_index = _split(len(working), config.val_fraction, generator)
     train_images = [_at_least(working[i], config.patch) for i in train_index]
-    val_images = [working[i] for i in val_index]
+    val_cases = _validation_set([working[i] for i in val_index], config.seed)
 
-    module = ImageAE(config.architecture).to(device)
+    module = ImageAnomalyNet(config.architecture).to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimiser = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
     use_scaler = device.type == "cuda" and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
@@ -166,16 +207,18 @@ def train_image_ae(
         order = torch.randperm(len(patches), generator=generator)
         train_sum = 0.0
         for start in range(0, len(patches), config.batch_size):
-            batch = patches[order[start : start + config.batch_size]].to(device)
+            clean = patches[order[start : start + config.batch_size]]
+            altered, masks = add_anomalies(clean, generator)
             optimiser.zero_grad(set_to_none=True)
             with autocast(device):
-                reconstruction = module(batch)
-            loss = reconstruction_loss(reconstruction.float(), batch, config.scoring.ssim_weight)
+                loss = _loss(
+                    module, clean.to(device), altered.to(device), masks.to(device), config.ssim_weight
+                )
             scaler.scale(loss).backward()
             scaler.step(optimiser)
             scaler.update()
-            train_sum += float(loss.detach()) * len(batch)
-        val_loss = _val_loss(module, val_images, config, device)
+            train_sum += float(loss.detach()) * len(clean)
+        val_loss = _val_loss(module, val_cases, config, device)
         improved = val_loss < best_loss
         if improved:
             best_loss, best_epoch = val_loss, epoch

@@ -46,13 +46,17 @@ def _double_conv(inputs: int, outputs: int) -> nn.Sequential:
 
 
 class UNet(nn.Module):
-    """Maps normalised gray images [B, 1, H, W] to defect logits [B, 1, H, W]."""
+    """Maps normalised gray images [B, inputs, H, W] to defect logits [B, 1, H, W].
 
-    def __init__(self, config: UNetConfig) -> None:
+    `inputs` > 1 stacks further maps with the image (the image anomaly head takes the image and its
+    reconstruction).
+    """
+
+    def __init__(self, config: UNetConfig, inputs: int = 1) -> None:
         super().__init__()
         self.config = config
         widths = [config.width * 2**level for level in range(config.depth + 1)]
-        self.down = nn.ModuleList([_double_conv(1, widths[0])])
+        self.down = nn.ModuleList([_double_conv(inputs, widths[0])])
         self.down.extend(_double_conv(widths[i], widths[i + 1]) for i in range(config.depth))
         self.pool = nn.MaxPool2d(2)
         self.up = nn.ModuleList(

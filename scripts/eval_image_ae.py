@@ -79,8 +79,6 @@ def variants(model: ImageAnomalyModel) -> dict[str, ScoringConfig]:
         "top 1 %": replace(base, top_fraction=0.01),
         "no smoothing": replace(base, smooth_sigma=0.0),
         "smoothing sigma 4": replace(base, smooth_sigma=4.0),
-        "L1 error only": replace(base, ssim_weight=0.0),
-        "SSIM error only": replace(base, ssim_weight=1.0),
     }
 
 

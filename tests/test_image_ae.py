@@ -1,11 +1,12 @@
-"""The autoencoder module and its error measure: shapes, and what the error map calls different."""
+"""The image anomaly network and the autoencoder's error measure: shapes, and what the error map and
+the focal loss call different."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from models.image_ae import ImageAE, ImageAEConfig, error_map, ssim_map
+from models.image_ae import ImageAE, ImageAEConfig, ImageAnomalyNet, error_map, focal_loss, ssim_map
 
 
 def test_reconstruction_has_input_shape() -> None:
@@ -14,6 +15,25 @@ def test_reconstruction_has_input_shape() -> None:
     with torch.no_grad():
         out = module(torch.rand(2, 1, 12, 20))
     assert out.shape == (2, 1, 12, 20) and float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_anomaly_net_gives_reconstruction_and_logits_of_input_shape() -> None:
+    """The network returns a reconstruction in [0, 1] and an anomaly map, both the input's shape."""
+    module = ImageAnomalyNet(ImageAEConfig(widths=(4, 8), latent=2, head_width=4, head_depth=2)).eval()
+    with torch.no_grad():
+        reconstruction, logits = module(torch.rand(2, 1, 12, 20))
+    assert reconstruction.shape == logits.shape == (2, 1, 12, 20)
+    assert float(reconstruction.min()) >= 0 and float(reconstruction.max()) <= 1
+
+
+def test_focal_loss_weighs_confident_right_pixels_little() -> None:
+    """A confidently right pixel costs far less than a confidently wrong one."""
+    target = torch.ones(1, 1, 1, 1)
+    right, wrong = (
+        focal_loss(torch.full_like(target, 4.0), target),
+        focal_loss(torch.full_like(target, -4.0), target),
+    )
+    assert float(right) < 1e-4 < 1.0 < float(wrong)
 
 
 def test_error_map_zero_for_identical_and_local_for_a_change() -> None:
@@ -33,7 +53,15 @@ def test_ssim_is_one_for_identical_images() -> None:
     assert torch.allclose(ssim_map(image, image), torch.ones(1, 1, 16, 16), atol=1e-4)
 
 
-def test_config_rejects_empty_widths() -> None:
-    """An encoder needs at least one level."""
+def test_config_rejects_empty_widths_and_an_impossible_head() -> None:
+    """An encoder needs at least one level, the head a depth the U-Net supports."""
     with pytest.raises(ValueError, match="widths must be positive"):
         ImageAEConfig(widths=(), latent=4)
+    with pytest.raises(ValueError, match="depth 1..6"):
+        ImageAEConfig(head_depth=0)
+
+
+def test_stride_covers_both_networks() -> None:
+    """Inputs are padded for whichever network downsamples more."""
+    assert ImageAEConfig(widths=(4, 8), head_depth=3).stride == 8
+    assert ImageAEConfig(widths=(4, 8, 8, 8), head_depth=3).stride == 16

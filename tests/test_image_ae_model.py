@@ -1,5 +1,6 @@
-"""The image autoencoder learns normal texture: a blob it never saw scores high, where it is, and a
-reloaded model scores exactly like the trained one."""
+"""The image anomaly model, trained on normal texture with synthetic anomalies only: a real blob it
+never saw scores above normal images, where it is, and a reloaded model scores exactly like the
+trained one."""
 
 from __future__ import annotations
 
@@ -36,14 +37,15 @@ def with_blob(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def tiny_config(epochs: int = 6) -> ImageTrainConfig:
+def tiny_config(epochs: int = 8) -> ImageTrainConfig:
     return ImageTrainConfig(
-        architecture=ImageAEConfig(widths=(8, 16), latent=4),
-        scoring=ScoringConfig(size=SIZE, smooth_sigma=1.0, top_fraction=0.01),
+        architecture=ImageAEConfig(widths=(8, 16), latent=4, head_width=4, head_depth=2),
+        scoring=ScoringConfig(size=SIZE, smooth_sigma=1.0),
         epochs=epochs,
         patch=32,
         patches_per_image=16,
-        batch_size=16,
+        batch_size=8,
+        learning_rate=3e-3,
         device="cpu",
     )
 
@@ -62,7 +64,7 @@ def test_injected_blob_scores_higher_and_peaks_at_the_blob(trained: ImageAnomaly
     scores, heatmaps = trained.score_images([*clean, defect])
     assert scores[-1] > scores[:-1].max()
     peak = np.unravel_index(np.argmax(heatmaps[-1]), heatmaps[-1].shape)
-    assert abs(peak[0] - BLOB[0]) <= 4 and abs(peak[1] - BLOB[1]) <= 4
+    assert abs(peak[0] - BLOB[0]) <= 6 and abs(peak[1] - BLOB[1]) <= 6  # on the blob (radius 4) or its rim
 
 
 def test_heatmaps_have_each_input_size(trained: ImageAnomalyModel) -> None:
@@ -84,6 +86,15 @@ def test_save_load_parity(trained: ImageAnomalyModel, tmp_path: Path) -> None:
     np.testing.assert_array_equal(scores, again)
     np.testing.assert_array_equal(heatmaps[1], heatmaps_again[1])
     np.testing.assert_array_equal(reloaded.training_scores, trained.training_scores)
+
+
+def test_load_refuses_an_older_card_format(trained: ImageAnomalyModel, tmp_path: Path) -> None:
+    """A format-1 directory (autoencoder alone) is refused with a hint to retrain, not half-loaded."""
+    trained.save(tmp_path / "model")
+    card = tmp_path / "model" / "card.json"
+    card.write_text(card.read_text().replace('"format": 2', '"format": 1'))
+    with pytest.raises(ModelCardError, match="card format 1.*retrain"):
+        ImageAnomalyModel.load(tmp_path / "model")
 
 
 def test_load_rejects_another_kind(trained: ImageAnomalyModel, tmp_path: Path) -> None:
@@ -114,7 +125,7 @@ def test_resume_refuses_another_configuration(tmp_path: Path) -> None:
     checkpoint = Checkpoint.in_folder(tmp_path)
     train_image_ae(images, tiny_config(epochs=1), checkpoint=checkpoint)
     other = ImageTrainConfig(
-        architecture=ImageAEConfig(widths=(8, 8), latent=4),
+        architecture=ImageAEConfig(widths=(8, 8), latent=4, head_width=4, head_depth=2),
         scoring=ScoringConfig(size=SIZE),
         patch=32,
         epochs=2,

@@ -1,0 +1,148 @@
+"""Synthetic anomalies pasted into normal images, so that a discriminative head can be trained on
+defect-free images only (the DRAEM recipe, Zavrtanik et al., ICCV 2021).
+
+Why this variety: the real defects are unknown at training time (pits, cracks, frayed edges, uneven
+areas covering a quarter of a part), so the generator covers shapes and appearances broadly instead
+of imitating one class. Shapes: thresholded smooth noise at random scales, so that one mechanism
+gives anything from a pit of a few pixels to a region covering 30 % of the image, and random-walk
+strokes from straight scratches to jagged cracks. Appearances: an intensity shift, texture from
+another image, noise, blur (texture erased) and a texture-contrast change, pasted with a random
+opacity. All randomness comes from one torch.Generator, so a resumed training run draws the same
+anomalies as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from models.image_ae import blur
+
+ANOMALY_PROBABILITY = 0.5  # share of training images that get anomalies (DRAEM's choice)
+MAX_ANOMALIES = 2  # anomalies per anomalous image: 1..MAX_ANOMALIES
+STROKE_SHARE = 0.3  # share of anomalies drawn as strokes (scratches, cracks); the rest are regions
+AREA_RANGE = (0.001, 0.3)  # region area as a share of the image, drawn log-uniformly
+OPACITY_RANGE = (0.3, 1.0)  # how much of the altered texture replaces the original
+
+FillFunction = Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]
+
+
+def _uniform(low: float, high: float, generator: torch.Generator) -> float:
+    return low + (high - low) * float(torch.rand((), generator=generator))
+
+
+def _sign(generator: torch.Generator) -> float:
+    return 1.0 if float(torch.rand((), generator=generator)) < 0.5 else -1.0
+
+
+def region_mask(height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """A bool mask [H, W]: the highest `area` share of a smooth random field (one or more blobs).
+
+    The field's scale (2 to 16 cells along the longer side) sets how many blobs and how ragged;
+    thresholding at a quantile sets their total area whatever the scale.
+    """
+    cells = 2 ** int(torch.randint(1, 5, (), generator=generator))
+    field = torch.zeros(1, 1, height, width)
+    for octave, weight in ((1, 1.0), (2, 0.5)):  # a finer octave frays the outline
+        longer = cells * octave
+        grid_h = max(2, round(longer * height / max(height, width)) + 1)
+        grid_w = max(2, round(longer * width / max(height, width)) + 1)
+        grid = torch.rand(1, 1, grid_h, grid_w, generator=generator)
+        field += weight * F.interpolate(grid, size=(height, width), mode="bicubic", align_corners=True)
+    area = math.exp(_uniform(math.log(AREA_RANGE[0]), math.log(AREA_RANGE[1]), generator))
+    keep = max(1, round(area * height * width))
+    flat = field.flatten()
+    threshold = flat.kthvalue(flat.numel() - keep + 1).values
+    return field[0, 0] >= threshold
+
+
+def stroke_mask(height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """A bool mask [H, W]: a random walk 1-3 px wide, straight (a scratch) to wandering (a crack)."""
+    longer = max(height, width)
+    steps = max(2, round(_uniform(0.1, 0.7, generator) * longer * 2))  # half-pixel steps
+    wander = _uniform(0.0, 0.25, generator)
+    heading = _uniform(0, 2 * math.pi, generator) + torch.cumsum(
+        wander * torch.randn(steps, generator=generator), 0
+    )
+    start = torch.rand(2, generator=generator) * torch.tensor([height, width])
+    path = start + 0.5 * torch.cumsum(torch.stack([torch.sin(heading), torch.cos(heading)], 1), 0)
+    rows, cols = path[:, 0].long(), path[:, 1].long()
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    canvas = torch.zeros(1, 1, height, width)
+    canvas[0, 0, rows[inside], cols[inside]] = 1.0
+    radius = int(torch.randint(0, 2, (), generator=generator))
+    if radius:
+        canvas = F.max_pool2d(canvas, 2 * radius + 1, stride=1, padding=radius)
+    return canvas[0, 0] > 0
+
+
+def _shift(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
+    """Darker or brighter by a visible step (stains, pits, burns)."""
+    return batch[index] + _sign(generator) * _uniform(0.1, 0.4, generator)
+
+
+def _foreign(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
+    """Texture from another image of the batch, flipped and shifted: plausible pixels, wrong place."""
+    other = batch[(index + 1 + int(torch.randint(len(batch), (), generator=generator))) % len(batch)]
+    if float(torch.rand((), generator=generator)) < 0.5:
+        other = other.flip(-1)
+    shifts = (
+        int(torch.randint(other.shape[-2], (), generator=generator)),
+        int(torch.randint(other.shape[-1], (), generator=generator)),
+    )
+    return other.roll(shifts, dims=(-2, -1)) + _uniform(-0.1, 0.1, generator)
+
+
+def _noise(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
+    """Grain or mottling that the surface does not have."""
+    noise = torch.randn(batch[index].shape, generator=generator)
+    sigma = _uniform(0.0, 2.0, generator)
+    noise = blur(noise[None], sigma)[0] * (1.0 + sigma) if sigma > 0.5 else noise
+    return batch[index] + _uniform(0.05, 0.25, generator) * noise
+
+
+def _blurred(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
+    """The surface with its texture erased (smeared, polished or melted spots)."""
+    return blur(batch[index][None], _uniform(1.0, 4.0, generator))[0]
+
+
+def _contrast(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
+    """Texture contrast flattened or exaggerated around the local mean (worn or rough spots)."""
+    image = batch[index]
+    local = blur(image[None], 3.0)[0]
+    gain = (
+        _uniform(0.0, 0.4, generator)
+        if float(torch.rand((), generator=generator)) < 0.5
+        else _uniform(2.0, 4.0, generator)
+    )
+    return local + gain * (image - local)
+
+
+FILLS: tuple[FillFunction, ...] = (_shift, _foreign, _noise, _blurred, _contrast)
+
+
+def add_anomalies(batch: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Paste anomalies into about half of a batch [B, 1, H, W] in [0, 1].
+
+    Returns the altered batch (clamped to [0, 1]) and the float target masks [B, 1, H, W]
+    (1 = pasted anomaly). Images without anomalies come back unchanged with an empty mask.
+    """
+    altered = batch.clone()
+    masks = torch.zeros_like(batch)
+    height, width = batch.shape[-2:]
+    for index in range(len(batch)):
+        if float(torch.rand((), generator=generator)) >= ANOMALY_PROBABILITY:
+            continue
+        for _ in range(int(torch.randint(1, MAX_ANOMALIES + 1, (), generator=generator))):
+            stroke = float(torch.rand((), generator=generator)) < STROKE_SHARE
+            mask = (stroke_mask if stroke else region_mask)(height, width, generator)
+            fill = FILLS[int(torch.randint(len(FILLS), (), generator=generator))](altered, index, generator)
+            opacity = _uniform(*OPACITY_RANGE, generator)
+            hard = mask[None].float()
+            soft = torch.maximum(blur(hard[None], 0.7)[0], hard) * opacity  # full opacity inside, soft rim
+            altered[index] = altered[index] + soft * (fill - altered[index])
+            masks[index] = torch.maximum(masks[index], hard)
+    return altered.clamp_(0.0, 1.0), masks
