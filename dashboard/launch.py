@@ -35,6 +35,8 @@ def streamlit_command(host: str, port: int) -> list[str]:
         str(port),
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",  # no "Deploy" button or developer menu on the plant floor
     ]
 
 

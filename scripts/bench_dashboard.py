@@ -287,7 +287,7 @@ def page_times(config: Path, runs: int, alert_id: str | None) -> list[float]:
         at.run()
         times = []
         for _ in range(runs):
-            at.switch_page("pages/alerts.py")
+            at.switch_page("views/alerts.py")
             at.query_params.clear()
             if alert_id is not None:
                 at.query_params["alert"] = alert_id

@@ -7,7 +7,7 @@ Streamlit) and clears Streamlit's resource cache, so the cached settings and eng
 
     def test_x(dashboard: DashboardEnv) -> None:
         add_asset(dashboard.engine, "pump-1")
-        at = dashboard.app("viewer", page="pages/alerts.py", query={"alert": alert_id})
+        at = dashboard.app("viewer", page="views/alerts.py", query={"alert": alert_id})
         assert "pump-1" in page_text(at)
 """
 
@@ -73,7 +73,7 @@ class DashboardEnv:
     ) -> AppTest:
         """dashboard/app.py run once, logged in as the user named `role` (None: not logged in), on `page`.
 
-        `page` is relative to dashboard/ ("pages/alerts.py"); `query` sets the URL query parameters.
+        `page` is relative to dashboard/ ("views/alerts.py"); `query` sets the URL query parameters.
         """
         from streamlit.testing.v1 import AppTest
 

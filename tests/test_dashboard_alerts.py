@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.queries import alerts as q
 from monitor.store import tables
 
-PAGE = "pages/alerts.py"
+PAGE = "views/alerts.py"
 
 
 def listed_assets(at: AppTest) -> list[str]:
@@ -142,8 +142,8 @@ def test_details_link_to_the_asset_or_camera_view_at_the_alert_time(dashboard: D
     with dashboard.engine.connect() as conn:
         views = [q.alert_details(conn, alert_id, 10).view() for alert_id in (pump, camera)]  # type: ignore[union-attr]
     assert views == [
-        ("pages/asset.py", {"asset": "pump-1", "at": opened.isoformat()}),
-        ("pages/camera.py", {"camera": "cam-1", "at": opened.isoformat()}),
+        ("views/asset.py", {"asset": "pump-1", "at": opened.isoformat()}),
+        ("views/camera.py", {"camera": "cam-1", "at": opened.isoformat()}),
     ]
 
 
@@ -154,7 +154,7 @@ def test_viewer_sees_no_action_buttons(dashboard: DashboardEnv) -> None:
     at = dashboard.app("viewer", page=PAGE, query={"alert": alert_id})
     assert "pump-1 · warning · open" in page_text(at)
     assert not at.text_area
-    assert [b.label for b in at.button] == []
+    assert [b.label for b in at.main.button] == []
     assert "Only an operator can acknowledge or resolve alerts" in page_text(at)
 
 
@@ -163,10 +163,10 @@ def test_operator_acknowledges_with_a_comment(dashboard: DashboardEnv) -> None:
     add_asset(dashboard.engine, "pump-1")
     alert_id = add_alert(dashboard.engine, "pump-1")
     at = dashboard.app("operator", page=PAGE, query={"alert": alert_id})
-    assert [b.label for b in at.button] == ["Acknowledge", "Resolve"]
+    assert [b.label for b in at.main.button] == ["Acknowledge", "Resolve"]
 
     at.text_area(key=f"alerts_comment_{alert_id}").input("bearing noise, checking tonight")
-    at.button[0].click().run()
+    at.main.button[0].click().run()
 
     assert not at.exception
     row = alert_row(dashboard, alert_id)
@@ -183,7 +183,7 @@ def test_operator_acknowledges_with_a_comment(dashboard: DashboardEnv) -> None:
         ).all()
     assert [tuple(e) for e in events] == [("acknowledged", "operator", "bearing noise, checking tonight")]
     assert f"Alert {alert_id} acknowledged by operator." in page_text(at)
-    assert [b.label for b in at.button] == ["Resolve"]
+    assert [b.label for b in at.main.button] == ["Resolve"]
 
 
 def test_acknowledging_without_a_comment_is_refused_on_the_page(dashboard: DashboardEnv) -> None:
@@ -191,7 +191,7 @@ def test_acknowledging_without_a_comment_is_refused_on_the_page(dashboard: Dashb
     add_asset(dashboard.engine, "pump-1")
     alert_id = add_alert(dashboard.engine, "pump-1")
     at = dashboard.app("operator", page=PAGE, query={"alert": alert_id})
-    at.button[0].click().run()
+    at.main.button[0].click().run()
     assert [e.value for e in at.error] == ["a comment is required to acknowledge an alert"]
     assert alert_row(dashboard, alert_id).state == "open"
 
@@ -201,7 +201,7 @@ def test_admin_resolves_an_acknowledged_alert(dashboard: DashboardEnv) -> None:
     add_asset(dashboard.engine, "pump-1")
     alert_id = add_alert(dashboard.engine, "pump-1", state="acknowledged")
     at = dashboard.app("admin", page=PAGE, query={"alert": alert_id})
-    next(b for b in at.button if b.label == "Resolve").click().run()
+    next(b for b in at.main.button if b.label == "Resolve").click().run()
     row = alert_row(dashboard, alert_id)
     assert (row.state, row.resolved_by) == ("resolved", "admin")
-    assert not at.button
+    assert not at.main.button

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from dashboard_helpers import DashboardEnv, add_alert, add_asset, add_scores, page_text
 
-PAGE = "pages/asset.py"
+PAGE = "views/asset.py"
 
 
 def test_asset_page_preselects_the_asset_and_alert_from_the_url(dashboard: DashboardEnv) -> None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import PASSWORDS, DashboardEnv, add_alert, add_asset, log_in, open_dashboard, page_text
+from dashboard_helpers import (
+    APP,
+    PASSWORDS,
+    DashboardEnv,
+    add_alert,
+    add_asset,
+    log_in,
+    open_dashboard,
+    page_text,
+)
+from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import User, authenticate, hash_password
 from monitor.settings import DashboardSettings
@@ -22,6 +32,23 @@ def test_login_with_the_right_password_opens_the_overview(pg_dashboard: Dashboar
     assert not at.exception
     assert "Overview" in page_text(at)
     assert "Password" not in [t.label for t in at.text_input]
+
+
+def test_a_page_link_in_a_new_session_asks_for_the_login_then_opens_that_page(
+    pg_dashboard: DashboardEnv,
+) -> None:
+    """An e-mail's /alerts?alert=<id> in a fresh browser: the login form, no data; then that alert."""
+    add_asset(pg_dashboard.engine, "pump-1")
+    alert_id = add_alert(pg_dashboard.engine, "pump-1")
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.query_params["alert"] = alert_id
+    at.switch_page("views/alerts.py").run()
+    assert [t.label for t in at.text_input] == ["User", "Password"]
+    assert "pump-1" not in page_text(at)
+
+    log_in(at, "viewer", PASSWORDS["viewer"])
+
+    assert "pump-1 · warning · open" in page_text(at)
 
 
 @pytest.mark.parametrize(("name", "password"), [("operator", "wrong"), ("nobody", "operator-pw"), ("", "")])
@@ -41,7 +68,7 @@ def test_without_users_everyone_reads_and_nobody_acts(
     with open_dashboard(postgres_url, tmp_path, monkeypatch, dashboard={"users": {}}) as env:
         add_asset(env.engine, "pump-1")
         alert_id = add_alert(env.engine, "pump-1")
-        at = env.app(None, page="pages/alerts.py", query={"alert": alert_id})
+        at = env.app(None, page="views/alerts.py", query={"alert": alert_id})
         assert not at.text_input
         assert "pump-1 · warning · open" in page_text(at)
         assert not at.button

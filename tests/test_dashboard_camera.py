@@ -15,7 +15,7 @@ from dashboard.queries.inspections import artifact, history, latest
 from monitor.artifacts import write_artifacts
 from monitor.store import tables
 
-PAGE = "pages/camera.py"
+PAGE = "views/camera.py"
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from dashboard.queries.maintenance import EVERY_ASSET, windows
 from monitor.store import tables
 
-PAGE = "pages/maintenance.py"
+PAGE = "views/maintenance.py"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 

@@ -12,7 +12,7 @@ from dashboard.queries.models import model_assets, threshold_in_force, version_t
 from monitor import registry
 from monitor.store import tables
 
-PAGE = "pages/models.py"
+PAGE = "views/models.py"
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 

@@ -79,8 +79,8 @@ class AlertDetails:
         """The asset or camera page at the alert's opening time, and its query parameters."""
         at = self.alert.opened_at.isoformat()
         if self.kind == "camera":
-            return "pages/camera.py", {"camera": self.alert.asset, "at": at}
-        return "pages/asset.py", {"asset": self.alert.asset, "at": at}
+            return "views/camera.py", {"camera": self.alert.asset, "at": at}
+        return "views/asset.py", {"asset": self.alert.asset, "at": at}
 
 
 def alert_details(conn: Connection, alert_id: str, limit: int) -> AlertDetails | None:

@@ -45,8 +45,8 @@ class Tile:
     def view(self) -> tuple[str, dict[str, str]]:
         """The page showing this asset or camera, and its query parameters."""
         if self.kind == "camera":
-            return "pages/camera.py", {"camera": self.name}
-        return "pages/asset.py", {"asset": self.name}
+            return "views/camera.py", {"camera": self.name}
+        return "views/asset.py", {"asset": self.name}
 
 
 def tile_state(

@@ -38,8 +38,6 @@ user = auth.page_user()
 now = datetime.now(UTC)
 
 st.title("Alerts")
-if flash := st.session_state.pop(FLASH_KEY, None):
-    st.success(flash)
 
 with engine.connect() as conn:
     names = asset_names(conn, None, config.page_rows)
@@ -82,7 +80,7 @@ st.session_state["alerts_ids"] = list(table["id"])
 st.dataframe(
     table.drop(columns=["id"]),
     hide_index=True,
-    height=300,
+    height=min(300, 35 * (len(table) + 1) + 3),  # up to 8 rows, so the details start on screen
     key=TABLE_KEY,
     on_select=pick_row,
     selection_mode="single-row",
@@ -124,38 +122,43 @@ if choice is not None and choice != selected:
     st.query_params["alert"] = choice
 
 
-def act(action: Callable[..., None], done: str, alert_id: str, comment: str) -> None:
-    """Run an operator action; a refusal (already resolved, no comment) is one line on the page."""
+def act(action: Callable[..., None], done: str, alert_id: str, comment_key: str) -> None:
+    """Button callback: run an operator action, note the outcome for the page, clear the comment."""
     try:
-        action(engine, context.settings(), alert_id, user.name, comment)
-    except alert_actions.ActionError as exc:
-        st.error(str(exc))
+        action(engine, context.settings(), alert_id, user.name, st.session_state.get(comment_key, ""))
+    except alert_actions.ActionError as exc:  # e.g. already resolved by someone else, no comment
+        st.session_state[FLASH_KEY] = ("error", str(exc))
         return
-    st.session_state[FLASH_KEY] = f"Alert {alert_id} {done} by {user.name}."
-    st.session_state.pop(f"alerts_comment_{alert_id}", None)
-    st.rerun()
+    st.session_state[FLASH_KEY] = ("success", f"Alert {alert_id} {done} by {user.name}.")
+    st.session_state[comment_key] = ""
 
 
 def show_actions(alert_id: str, state: str) -> None:
     allowed = q.actions_for(state)
     if not allowed or not auth.require_role(user, "operator", "acknowledge or resolve alerts"):
         return
-    comment = st.text_area(
-        "Comment",
-        key=f"alerts_comment_{alert_id}",
-        placeholder="What was found or done (required to acknowledge)",
-        height=80,
+    key = f"alerts_comment_{alert_id}"
+    st.text_area(
+        "Comment", key=key, placeholder="What was found or done (required to acknowledge)", height=80
     )
     buttons = st.columns([1, 1, 4])
-    if "acknowledge" in allowed and buttons[0].button("Acknowledge", type="primary"):
-        act(alert_actions.acknowledge, "acknowledged", alert_id, comment)
-    if "resolve" in allowed and buttons[1].button("Resolve"):
-        act(alert_actions.resolve, "resolved", alert_id, comment)
+    if "acknowledge" in allowed:
+        buttons[0].button(
+            "Acknowledge",
+            type="primary",
+            on_click=act,
+            args=(alert_actions.acknowledge, "acknowledged", alert_id, key),
+        )
+    if "resolve" in allowed:
+        buttons[1].button("Resolve", on_click=act, args=(alert_actions.resolve, "resolved", alert_id, key))
 
 
 def show_details(details: q.AlertDetails) -> None:
     alert = details.alert
     st.subheader(f"{alert.asset} · {alert.severity} · {alert.state}")
+    if flash := st.session_state.pop(FLASH_KEY, None):
+        kind, message = flash
+        (st.error if kind == "error" else st.success)(message)
     cells = st.columns(4)
     ratio = f"{alert.peak_score / alert.threshold:.2f} × threshold" if alert.threshold > 0 else None
     cells[0].metric("Peak score", number(alert.peak_score), ratio, delta_color="off")

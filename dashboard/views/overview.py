@@ -23,7 +23,7 @@ STATE_COLOURS = {
     "normal": "green",
 }
 KINDS = {"All": None, "Sensors": "sensor", "Cameras": "camera"}
-TILE_WIDTH = 250  # four tiles a row on a 1366 px screen beside the sidebar
+TILE_WIDTH = 210  # four tiles a row on a 1366 px screen beside the sidebar
 
 settings = context.settings()
 config = settings.dashboard
@@ -40,47 +40,47 @@ search = right.text_input("Name contains", key="overview_search", persist_state=
 
 
 def show_daemon(statuses: Sequence[q.DaemonStatus], dead_letters: int, now: datetime) -> None:
+    """One line per daemon instance from its latest heartbeat; rates need two heartbeats ("…" before)."""
     if not statuses:
         st.warning("No daemon heartbeat yet: is `monitor run` running against this database?")
     history = st.session_state.setdefault("overview_heartbeats", q.HeartbeatHistory())
     silent_after = timedelta(seconds=3 * settings.scheduler.heartbeat_s)
     for status in statuses:
         earlier = history.earlier(status)
-        silent = now - status.at > silent_after
-        cells = st.columns(6)
-        cells[0].metric(
-            f"Daemon {status.instance}",
-            "silent" if silent else "running",
+        state = ":red-badge[silent]" if now - status.at > silent_after else ":green-badge[running]"
+        parts = [
+            f"{state} **Daemon {status.instance}**",
             f"heartbeat {age(now - status.at)} ago",
-            delta_color="inverse" if silent else "off",
-        )
-        received = q.rate(earlier, status, "received")
-        scores = q.rate(earlier, status, "stored_scores")
-        cells[1].metric("Messages/s", "…" if received is None else f"{received:,.1f}")
-        cells[2].metric("Scores stored/s", "…" if scores is None else f"{scores:,.1f}")
-        cells[3].metric("Queue depth", f"{status.stats.get('queue_depth', 0):,}")
-        cells[4].metric("Writer backlog", f"{status.stats.get('writer_backlog', 0):,}")
+            f"{_rate(q.rate(earlier, status, 'received'))} messages/s",
+            f"{_rate(q.rate(earlier, status, 'stored_scores'))} scores stored/s",
+            f"queue depth {status.stats.get('queue_depth', 0):,}",
+            f"writer backlog {status.stats.get('writer_backlog', 0):,}",
+        ]
         if "frame_backlog" in status.stats:
-            cells[5].metric("Frame backlog", f"{status.stats['frame_backlog']:,}")
+            parts.append(f"frame backlog {status.stats['frame_backlog']:,}")
+        st.markdown(" · ".join(parts))
     capped = "+" if dead_letters >= q.DEAD_LETTER_CAP else ""
     st.caption(f"Dead letters in the last hour: **{dead_letters:,}{capped}**")
+
+
+def _rate(value: float | None) -> str:
+    return "…" if value is None else f"{value:,.1f}"
 
 
 def show_alerts(by_severity: dict[str, int]) -> None:
     cells = st.columns(len(by_severity) + 1)
     for cell, (severity, count) in zip(cells, by_severity.items(), strict=False):
         cell.metric(f"Open {severity}", count)
-    cells[-1].page_link("pages/alerts.py", label="All alerts", icon=":material/notifications:")
+    cells[-1].page_link("views/alerts.py", label="All alerts", icon=":material/notifications:")
 
 
 def show_tile(tile: q.Tile, now: datetime) -> None:
-    with st.container(border=True, width=TILE_WIDTH):
+    with st.container(border=True, width=TILE_WIDTH, gap="small"):
         st.markdown(f"**{tile.name}** :{STATE_COLOURS[tile.state]}-badge[{tile.state}]")
         seen = "never seen" if tile.last_seen is None else f"{age(now - tile.last_seen)} ago"
-        st.caption(f"{tile.kind} · score {number(tile.score)} / {number(tile.threshold)} · {seen}")
-        if tile.alerts:
-            listed = ", ".join(f"{n} {s}" for s, n in tile.alerts.items())
-            st.caption(f"alerts: {listed}")
+        facts = [tile.kind, f"score {number(tile.score)} / {number(tile.threshold)}", seen]
+        facts += [f"{n} {severity}" for severity, n in tile.alerts.items()]
+        st.caption(" · ".join(facts))
         page, params = tile.view
         st.page_link(page, label="Open", icon=":material/open_in_new:", query_params=params)
 
