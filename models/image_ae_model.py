@@ -43,7 +43,7 @@ class ScoringConfig:
 
     size: int = 128
     normalise: bool = True
-    smooth_sigma: float = 2.0
+    smooth_sigma: float = 0.5
     top_fraction: float = 1e-9
 
     def __post_init__(self) -> None:

@@ -26,6 +26,7 @@ MAX_ANOMALIES = 2  # anomalies per anomalous image: 1..MAX_ANOMALIES
 STROKE_SHARE = 0.3  # share of anomalies drawn as strokes (scratches, cracks); the rest are regions
 AREA_RANGE = (0.001, 0.3)  # region area as a share of the image, drawn log-uniformly
 OPACITY_RANGE = (0.3, 1.0)  # how much of the altered texture replaces the original
+MIN_VISIBLE = 0.02  # mean absolute change inside the mask (~5 grey levels) below which a draw is dropped
 
 FillFunction = Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]
 
@@ -85,15 +86,15 @@ def _shift(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch
 
 
 def _foreign(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
-    """Texture from another image of the batch, flipped and shifted: plausible pixels, wrong place."""
+    """Texture from another image of the batch turned by 90 degrees and shifted: plausible pixels in
+    a structure the surface does not have (grain across the grinding direction)."""
     other = batch[(index + 1 + int(torch.randint(len(batch), (), generator=generator))) % len(batch)]
-    if float(torch.rand((), generator=generator)) < 0.5:
-        other = other.flip(-1)
+    turned = F.interpolate(other.transpose(-1, -2)[None], size=other.shape[-2:], mode="bilinear")[0]
     shifts = (
         int(torch.randint(other.shape[-2], (), generator=generator)),
         int(torch.randint(other.shape[-1], (), generator=generator)),
     )
-    return other.roll(shifts, dims=(-2, -1)) + _uniform(-0.1, 0.1, generator)
+    return turned.roll(shifts, dims=(-2, -1)) + _uniform(-0.1, 0.1, generator)
 
 
 def _noise(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
@@ -128,7 +129,9 @@ def add_anomalies(batch: torch.Tensor, generator: torch.Generator) -> tuple[torc
     """Paste anomalies into about half of a batch [B, 1, H, W] in [0, 1].
 
     Returns the altered batch (clamped to [0, 1]) and the float target masks [B, 1, H, W]
-    (1 = pasted anomaly). Images without anomalies come back unchanged with an empty mask.
+    (1 = pasted anomaly). Images without anomalies come back unchanged with an empty mask. A draw
+    that would change its mask by less than MIN_VISIBLE on average (a blur on a smooth spot, a faint
+    shift) is dropped: labelling invisible changes would teach the head to fire on normal texture.
     """
     altered = batch.clone()
     masks = torch.zeros_like(batch)
@@ -143,6 +146,9 @@ def add_anomalies(batch: torch.Tensor, generator: torch.Generator) -> tuple[torc
             opacity = _uniform(*OPACITY_RANGE, generator)
             hard = mask[None].float()
             soft = torch.maximum(blur(hard[None], 0.7)[0], hard) * opacity  # full opacity inside, soft rim
-            altered[index] = altered[index] + soft * (fill - altered[index])
+            pasted = (altered[index] + soft * (fill - altered[index])).clamp_(0.0, 1.0)
+            if float((pasted - altered[index]).abs()[0][mask].mean()) < MIN_VISIBLE:
+                continue
+            altered[index] = pasted
             masks[index] = torch.maximum(masks[index], hard)
-    return altered.clamp_(0.0, 1.0), masks
+    return altered, masks

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from models.synthetic_anomalies import add_anomalies, region_mask, stroke_mask
+from models.synthetic_anomalies import MIN_VISIBLE, add_anomalies, region_mask, stroke_mask
 
 
 def normal_batch(count: int = 32, size: int = 48) -> torch.Tensor:
@@ -31,6 +31,15 @@ def test_changes_stay_within_a_pixel_rim_of_the_mask() -> None:
     altered, masks = add_anomalies(batch, torch.Generator().manual_seed(2))
     grown = torch.nn.functional.max_pool2d(masks, 5, stride=1, padding=2) > 0
     assert float((altered - batch).abs()[~grown].max()) < 1e-6
+
+
+def test_every_labelled_anomaly_is_visible() -> None:
+    """No label on an invisible change: inside each mask the image moved by MIN_VISIBLE on average."""
+    batch = normal_batch()
+    altered, masks = add_anomalies(batch, torch.Generator().manual_seed(6))
+    for before, after, mask in zip(batch, altered, masks.bool(), strict=True):
+        if mask.any():
+            assert float((after - before).abs()[mask].mean()) >= MIN_VISIBLE
 
 
 def test_regions_range_from_pits_to_a_large_share_of_the_image() -> None:
