@@ -83,12 +83,9 @@ class DashboardEnv:
         if role is not None:
             at.session_state[SESSION_KEY] = User(role, role)  # type: ignore[arg-type]
         at.query_params.update(query or {})
-        at.run()
-        if page is None:
-            return at
-        # Only after a first run does AppTest know st.navigation's pages; before it, switch_page
-        # would run the page script alone, without app.py's login gate.
-        return at.switch_page(page).run()
+        if page is not None:
+            at.switch_page(page)  # app.py runs first all the same: its gate, then this page
+        return at.run()
 
 
 @contextmanager
