@@ -108,7 +108,7 @@ def test_operator_acknowledges_a_daemon_alert_in_the_browser(
                 page = browser.new_page(viewport=PLANT_SCREEN)
                 try:
                     log_in(page, base, "operator", PASSWORDS["operator"])
-                    page.get_by_role("link", name="Alerts").click()
+                    page.get_by_role("link", name="Alerts", exact=True).click()
                     expect(page.get_by_role("heading", name="Alerts")).to_be_visible(timeout=30_000)
                     page.get_by_role("combobox", name="Details of").click()
                     page.get_by_role("option").filter(has_text="pump1").first.click()
