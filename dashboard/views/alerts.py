@@ -95,7 +95,10 @@ st.dataframe(
         "in_maintenance": st.column_config.CheckboxColumn("Maintenance"),
     },
 )
-shown = f"{len(table)} alerts" if len(table) < config.page_rows else f"the newest {len(table)} alerts"
+if len(table) < config.page_rows:
+    shown = "1 alert" if len(table) == 1 else f"{len(table)} alerts"
+else:
+    shown = f"the newest {len(table)} alerts"
 st.caption(f"{shown}, newest first. Click a row, or pick one below, for its details.")
 
 
