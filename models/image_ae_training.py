@@ -39,17 +39,21 @@ class ImageTrainConfig:
 
     `ssim_weight` mixes the autoencoder's loss: SSIM sees changed texture at any brightness, L1
     changed intensity over smooth areas where SSIM's local statistics carry little signal.
+    `patch` = the default working size: crops are (nearly) whole images, so the head learns part
+    edges and crop borders in their context instead of meeting them first at scoring time. Small
+    batches: on a CPU the cost is per image, so batch 8 gives four times the optimiser steps of 32
+    for the same training time (measured: it converges much faster in 30 epochs).
     """
 
     architecture: ImageAEConfig = field(default_factory=ImageAEConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
-    epochs: int = 40
+    epochs: int = 30
     patience: int = 10
-    batch_size: int = 32
+    batch_size: int = 8
     learning_rate: float = 1e-3
     ssim_weight: float = 0.85
-    patch: int = 64
-    patches_per_image: int = 16
+    patch: int = 128
+    patches_per_image: int = 4
     val_fraction: float = 0.15
     seed: int = 0
     device: str = "auto"

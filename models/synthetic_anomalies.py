@@ -5,10 +5,13 @@ Why this variety: the real defects are unknown at training time (pits, cracks, f
 areas covering a quarter of a part), so the generator covers shapes and appearances broadly instead
 of imitating one class. Shapes: thresholded smooth noise at random scales, so that one mechanism
 gives anything from a pit of a few pixels to a region covering 30 % of the image, and random-walk
-strokes from straight scratches to jagged cracks. Appearances: an intensity shift, texture from
-another image, noise, blur (texture erased) and a texture-contrast change, pasted with a random
-opacity. All randomness comes from one torch.Generator, so a resumed training run draws the same
-anomalies as an uninterrupted one.
+strokes from straight scratches to jagged cracks. Appearances: an intensity shift, noise, blur
+(texture erased) and a texture-contrast change, pasted with a random opacity: each alters the image's
+own pixels, so it is an anomaly on any surface. (Texture pasted from another normal image, DRAEM's
+stand-in here for its external texture set, was left out: on surfaces whose grain runs in any
+direction it is normal texture under an anomaly label, and the head never learned; see
+docs/evaluation.md.) All randomness comes from one torch.Generator, so a resumed training run draws
+the same anomalies as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -85,18 +88,6 @@ def _shift(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch
     return batch[index] + _sign(generator) * _uniform(0.1, 0.4, generator)
 
 
-def _foreign(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
-    """Texture from another image of the batch turned by 90 degrees and shifted: plausible pixels in
-    a structure the surface does not have (grain across the grinding direction)."""
-    other = batch[(index + 1 + int(torch.randint(len(batch), (), generator=generator))) % len(batch)]
-    turned = F.interpolate(other.transpose(-1, -2)[None], size=other.shape[-2:], mode="bilinear")[0]
-    shifts = (
-        int(torch.randint(other.shape[-2], (), generator=generator)),
-        int(torch.randint(other.shape[-1], (), generator=generator)),
-    )
-    return turned.roll(shifts, dims=(-2, -1)) + _uniform(-0.1, 0.1, generator)
-
-
 def _noise(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
     """Grain or mottling that the surface does not have."""
     noise = torch.randn(batch[index].shape, generator=generator)
@@ -122,7 +113,7 @@ def _contrast(batch: torch.Tensor, index: int, generator: torch.Generator) -> to
     return local + gain * (image - local)
 
 
-FILLS: tuple[FillFunction, ...] = (_shift, _foreign, _noise, _blurred, _contrast)
+FILLS: tuple[FillFunction, ...] = (_shift, _noise, _blurred, _contrast)
 
 
 def add_anomalies(batch: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,7 +1,7 @@
 """`monitor bench vision`: frames/s and latency of the camera pipeline, as the daemon runs it.
 
 Each frame goes through the daemon's own code: `CameraWorker` decodes the JPEG, upscales it (x4
-scenario), scores it with the image autoencoder, segments it with the U-Net, runs the threshold and
+scenario), scores it with the image anomaly model, segments it with the U-Net, runs the threshold and
 alert rule and hands an `inspections` row to the `StoreWriter`, which commits it to SQL. The MQTT
 transport is left out (measured by `monitor bench sensor`); frames are filed into the worker's
 backlog as the receiver would. Two runs per scenario: a throughput run (all frames queued, timed
@@ -217,8 +217,8 @@ def markdown(results: list[ScenarioResult], config: VisionBenchConfig, command: 
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}` "
             f"(batch {config.batch_max}, {'database ' + config.db_url if config.db_url else 'SQLite'}).",
             "",
-            "Each frame: JPEG decode -> (x4 super-resolution) -> image autoencoder (score + heatmap) -> "
-            "U-Net (mask, area, count, boxes) -> threshold + alert rule -> `inspections` row committed, "
+            "Each frame: JPEG decode -> (x4 super-resolution) -> image anomaly model "
+            "(autoencoder + head: score + heatmap) -> U-Net (mask, area, count, boxes) -> threshold + alert rule -> `inspections` row committed, "
             "through the daemon's `CameraWorker` and `StoreWriter` (MQTT transport excluded: see the "
             "sensor benchmark). Frames/s: all frames queued, timed until the last row is committed. "
             "Latency: a second run paced at the given rate, enqueue -> row committed. Default model "
