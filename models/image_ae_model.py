@@ -34,9 +34,10 @@ class ScoringConfig:
 
     `size`: the longer image side is resized to this many pixels (aspect kept), a fixed scale per
     camera that bounds the cost for large frames. `smooth_sigma`: Gaussian smoothing of the anomaly
-    probabilities in working pixels, so that a defect's pixels add up while a single stray pixel does
-    not (DRAEM mean-filters before its max). `top_fraction`: the score is the mean of this share of
-    the highest heatmap pixels; the default (one pixel) is DRAEM's max of the smoothed map.
+    probabilities in working pixels; kept light, because at the working size a small defect covers
+    a few pixels and wider smoothing (DRAEM mean-filters 21 px at 256) spread its peak below broad,
+    mild responses on normal texture (docs/evaluation.md). `top_fraction`: the score is the mean of
+    this share of the highest heatmap pixels; the default (one pixel) is DRAEM's max.
     `normalise`: each image is standardised to mean 0.5 and std NORMALISED_STD, so that lighting
     runs of different brightness and gain look alike, and SSIM sees the texture of dark images.
     """

@@ -31,7 +31,7 @@ AREA_RANGE = (0.001, 0.3)  # region area as a share of the image, drawn log-unif
 OPACITY_RANGE = (0.3, 1.0)  # how much of the altered texture replaces the original
 MIN_VISIBLE = 0.02  # mean absolute change inside the mask (~5 grey levels) below which a draw is dropped
 
-FillFunction = Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]
+FillFunction = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # image [1, H, W] -> altered copy
 
 
 def _uniform(low: float, high: float, generator: torch.Generator) -> float:
@@ -83,27 +83,26 @@ def stroke_mask(height: int, width: int, generator: torch.Generator) -> torch.Te
     return canvas[0, 0] > 0
 
 
-def _shift(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
+def _shift(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Darker or brighter by a visible step (stains, pits, burns)."""
-    return batch[index] + _sign(generator) * _uniform(0.1, 0.4, generator)
+    return image + _sign(generator) * _uniform(0.1, 0.4, generator)
 
 
-def _noise(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
+def _noise(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Grain or mottling that the surface does not have."""
-    noise = torch.randn(batch[index].shape, generator=generator)
+    noise = torch.randn(image.shape, generator=generator)
     sigma = _uniform(0.0, 2.0, generator)
     noise = blur(noise[None], sigma)[0] * (1.0 + sigma) if sigma > 0.5 else noise
-    return batch[index] + _uniform(0.05, 0.25, generator) * noise
+    return image + _uniform(0.05, 0.25, generator) * noise
 
 
-def _blurred(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
+def _blurred(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """The surface with its texture erased (smeared, polished or melted spots)."""
-    return blur(batch[index][None], _uniform(1.0, 4.0, generator))[0]
+    return blur(image[None], _uniform(1.0, 4.0, generator))[0]
 
 
-def _contrast(batch: torch.Tensor, index: int, generator: torch.Generator) -> torch.Tensor:
+def _contrast(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Texture contrast flattened or exaggerated around the local mean (worn or rough spots)."""
-    image = batch[index]
     local = blur(image[None], 3.0)[0]
     gain = (
         _uniform(0.0, 0.4, generator)
@@ -117,7 +116,7 @@ FILLS: tuple[FillFunction, ...] = (_shift, _noise, _blurred, _contrast)
 
 
 def add_anomalies(batch: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Paste anomalies into about half of a batch [B, 1, H, W] in [0, 1].
+    """Paste anomalies into up to half of a batch [B, 1, H, W] in [0, 1] (a third once invisible draws go).
 
     Returns the altered batch (clamped to [0, 1]) and the float target masks [B, 1, H, W]
     (1 = pasted anomaly). Images without anomalies come back unchanged with an empty mask. A draw
@@ -133,7 +132,7 @@ def add_anomalies(batch: torch.Tensor, generator: torch.Generator) -> tuple[torc
         for _ in range(int(torch.randint(1, MAX_ANOMALIES + 1, (), generator=generator))):
             stroke = float(torch.rand((), generator=generator)) < STROKE_SHARE
             mask = (stroke_mask if stroke else region_mask)(height, width, generator)
-            fill = FILLS[int(torch.randint(len(FILLS), (), generator=generator))](altered, index, generator)
+            fill = FILLS[int(torch.randint(len(FILLS), (), generator=generator))](altered[index], generator)
             opacity = _uniform(*OPACITY_RANGE, generator)
             hard = mask[None].float()
             soft = torch.maximum(blur(hard[None], 0.7)[0], hard) * opacity  # full opacity inside, soft rim

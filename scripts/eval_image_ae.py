@@ -55,16 +55,24 @@ are gray, longer side resized to `--size` (default 128 px), standardised per ima
 working images (128 px crops, flips, brightness ±0.08, contrast ±15 %), 4 per image per epoch, batch
 8, 30 epochs, Adam 1e-3; about a third of them get synthetic anomalies (`models/synthetic_anomalies.py`:
 thresholded smooth noise from pits to 30 % of the image, random-walk scratches and cracks; filled
-with an intensity shift, texture from another tile turned 90°, noise, blur or a texture-contrast
-change, opacity 0.3-1; draws changing their mask by < 5 grey levels are dropped). Losses: the
+with an intensity shift, noise, blur or a texture-contrast change of the image's own pixels, opacity
+0.3-1; draws changing their mask by < 5 grey levels are dropped). Losses: the
 autoencoder reconstructs the clean image (0.85·(1−SSIM)/2 + 0.15·L1), the head predicts the pasted
 mask (focal loss, γ 2, output bias initialised to p = 0.01). Best epoch by the loss on held-out
 training tiles (15 %) with a fixed set of pasted anomalies. No real defect image or mask is used.
 Heatmap: the head's anomaly probability, Gaussian-smoothed (σ 0.5 px); score: its maximum."""
-NOTES = """**How the defaults were chosen** (exploration runs, seed 0, same split, trained through
-`train_image_ae` on one CPU thread while other jobs shared the 2 cores; AUROC of the max of the head
-probability smoothed by σ, same trained model; "v1" = the first anomaly generator, foreign texture
-not turned and no visibility check):
+NOTES = """**Result: target reached on one seed of two.** Shipped defaults: 0.881 with seed 0 (table
+above), 0.925 with seed 1 (`--seed 1`, same split; best epoch 29), mean 0.903 against the 0.90 target;
+a single training run can land on either side of it. Up from 0.51-0.56 for the pixel autoencoder alone and 0.58-0.68 for the
+random-feature kNN yardstick (`scripts/eval_image_features.py`). The heatmap's maximum lies on or
+next to the blowhole (within 3 px) in 41 of 42 defect tiles (seed 0): localisation works, the score
+is limited by normal tiles with equally strong peaks.
+
+**How the defaults were chosen** (exploration runs, seed 0, same split, trained with `train_image_ae`
+on one CPU thread while other jobs shared the 2 cores; AUROC of the max of the head probability
+smoothed by σ, same trained model). Generator v1: foreign texture (another training tile, shifted)
+as a fifth fill, no visibility check; v2: foreign texture turned by 90°, draws changing their mask
+by < 5 grey levels dropped; v3 (shipped): v2 without foreign texture.
 
 | run | crop (px) x per image | batch | generator, head init | epochs | σ 2 | σ 0.5 | σ 0 |
 | --- | --- | --- | --- | --- | --- | --- | --- |
@@ -72,39 +80,47 @@ not turned and no visibility check):
 | B | 96 x 8 | 32 | v1, bias 0 | 30 | 0.721 | | 0.831 |
 | E | 96 x 8 | 32 | v1, p 0.01 | 40 | 0.712 | | 0.788 |
 | D | 128 x 4 | 32 | v1, p 0.01 | 30 | 0.757 | 0.839 | 0.839 |
-| F | 128 x 4 | 32 | current | 30 | | 0.853 | 0.862 |
-| G: `--size 256` | 128 x 4 | 32 | current | 30 | | 0.688 | 0.677 |
-| H = defaults | 128 x 4 | 8 | current | 30 | | 0.915 | 0.914 |
-| I: Adam 2e-3 | 128 x 4 | 8 | current | 30 | | 0.851 | 0.849 |
+| F | 128 x 4 | 32 | v2, p 0.01 | 30 | | 0.853 | 0.862 |
+| G: `--size 256` | 128 x 4 | 32 | v2, p 0.01 | 30 | | 0.688 | 0.677 |
+| H | 128 x 4 | 8 | v2, p 0.01 | 30 | | 0.915 | 0.914 |
+| H, seed 1 (through the CLI) | 128 x 4 | 8 | v2, p 0.01 | 30 | | 0.777 | 0.790 |
+| I: Adam 2e-3 | 128 x 4 | 8 | v2, p 0.01 | 30 | | 0.851 | 0.849 |
+| K = defaults | 128 x 4 | 8 | v3, p 0.01 | 30 | | 0.881 | 0.882 |
 
 - **Context beats crop count** (A → B → D): the head must see tile edges, the dark crop border and
-  lighting bands in context to learn they are normal; with 64 px crops it fired on them.
+  lighting bands in context to learn that they are normal; with 64 px crops it fired on them.
 - **Little smoothing**: at 128 px a blowhole is 2-6 px, so σ 2 spread its peak below broad, mild
   responses on normal texture (D: 0.757 → 0.839 with σ ≤ 0.5). Thin cracks and scratches gain from
-  the same choice; large regions (Uneven, Fray) are not hurt by it, their probabilities are high over
+  the same choice, and large regions (Uneven, Fray) do not lose by it: their probability is high over
   many pixels. The max, not a top-k mean: a top 0.2 % mean lost 0.03-0.05 in every run.
-- **Visible, unambiguous synthetic anomalies** (D → F): dropping draws that change their mask by less
-  than ~5 grey levels and turning foreign texture by 90° removed labels on changes the head cannot see,
-  which had taught it broad, cloudy responses on normal tiles.
+- **Visible, unambiguous synthetic anomalies** (D → F): labels on changes the head cannot see had
+  taught it broad, cloudy responses on normal tiles.
 - **Batch 8** (F → H): on the CPU the cost is per image, so small batches give four times the
-  optimiser steps in the same time; the validation loss kept falling at epoch 30 in every run.
-- **Not adopted**: `--size 256` (G) is worse in the same number of epochs (128 px crops then see only a
-  quarter of a tile) and would cost four times the inference; Adam 2e-3 (I) was worse; the head bias
-  initialised to p = 0.01 (RetinaNet's prior for focal loss) was needed for the tiny tests to learn at all.
-- Run-to-run spread is large (H vs I, and the seed row below): 42 defect tiles from few physical
-  tiles, and top-scoring normal tiles that come as the 4-6 lighting runs of one physical tile (one with
-  a curly mark, one with bright blotchy texture). Misses: blowholes right at the tile's top edge.
+  optimiser steps in the same time; the validation loss was still falling at epoch 30 in every run
+  (longer training is the first thing to try with more CPU time).
+- **Foreign texture dropped** (H → K, −0.03 on this seed): turned tile texture is an anomaly only on
+  surfaces whose grain has one direction. On the simulator's frames (grain at any angle) it is normal
+  texture under an anomaly label, and the head never learned to find their blobs and scratches
+  (tests/test_camera_worker.py failed with it, magnified instead of turned texture too). The held-out
+  classes and other products should not depend on a fixed grain direction, so generality won.
+- **Not adopted**: `--size 256` (G) is worse in the same number of epochs (its 128 px crops see a
+  quarter of a tile) and costs four times the inference; Adam 2e-3 (I) was worse. The head's output
+  bias initialised to p = 0.01 (RetinaNet's prior for focal loss) was needed for the tiny tests to
+  learn at all, and is kept.
+- **Spread**: seeds move the AUROC by ±0.07 (H: 0.915 / 0.777), more than most choices above, so
+  single-seed differences below ~0.05 are not evidence. 42 defect tiles come from few physical tiles,
+  and the top-scoring normal tiles are the 4-6 lighting runs of one physical tile (one with a curly
+  mark, one with bright blotchy texture). Missed: blowholes right at a tile's top edge.
 
-**Threshold**: the card's threshold comes from the training tiles' own scores, which the head has
-learned; held-out normal tiles score higher, so expect false alarms until the daemon's
-recalibration has seen live scores (numbers above).
+**Threshold**: the card's threshold comes from the training tiles' own scores (line above the
+speed); the daemon recalibrates it from live scores.
 
-**Speed**: the head adds ~5 ms per frame at 128 px (one thread); inference runs `channels_last` and no
-longer computes the SSIM map. `monitor bench vision` in docs/benchmarks.md measures the whole camera
-pipeline (target 25 frames/s).
-
-Previous product (pixel autoencoder alone, error map as heatmap): AUROC 0.48-0.56 in every scoring
-variant; frozen random-conv feature kNN yardstick (`scripts/eval_image_features.py`): 0.58-0.68."""
+**Speed**: at 128 px on one thread the autoencoder takes ~4.6 ms a frame and the head ~5.3 ms
+(inference runs `channels_last` and no longer computes the SSIM map). `monitor bench vision`
+(docs/benchmarks.md, whole camera pipeline with the U-Net): 24.2 and 24.8 frames/s in two runs on a
+nearly idle machine (load 0.3-1.3), against 28.5 with the autoencoder alone: just under the 25
+frames/s target. Levers, not yet measured for AUROC: head width 4 (~2.5 ms less), a frozen/traced
+module, or a lighter segmentation U-Net (~27 ms of the ~40 ms)."""
 
 
 def tile_number(path: Path) -> int:
