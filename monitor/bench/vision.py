@@ -188,7 +188,7 @@ def _wait(done: Callable[[], bool], timeout: float) -> None:
 
 
 def run_vision_bench(config: VisionBenchConfig) -> list[ScenarioResult]:
-    """Both scenarios on the daemon's thread settings (one torch thread, as the daemon on CPU)."""
+    """Both scenarios on the daemon's thread settings (one torch intra-op thread, as the daemon on CPU)."""
     torch.set_num_threads(1)
     models = _models(config)
     with tempfile.TemporaryDirectory(prefix="bench-vision-") as tmp:
@@ -218,11 +218,12 @@ def markdown(results: list[ScenarioResult], config: VisionBenchConfig, command: 
             f"(batch {config.batch_max}, {'database ' + config.db_url if config.db_url else 'SQLite'}).",
             "",
             "Each frame: JPEG decode -> (x4 super-resolution) -> image anomaly model "
-            "(autoencoder + head: score + heatmap) -> U-Net (mask, area, count, boxes) -> threshold + alert rule -> `inspections` row committed, "
+            "(autoencoder + head: score + heatmap), with the U-Net (mask, area, count, boxes) beside it "
+            "on a second thread -> threshold + alert rule -> `inspections` row committed, "
             "through the daemon's `CameraWorker` and `StoreWriter` (MQTT transport excluded: see the "
             "sensor benchmark). Frames/s: all frames queued, timed until the last row is committed. "
             "Latency: a second run paced at the given rate, enqueue -> row committed. Default model "
-            "architectures, one torch thread (as the daemon on CPU).",
+            "architectures, one torch intra-op thread per model call (as the daemon on CPU).",
             "",
             "| scenario | frames | frames/s | paced rate (frames/s) | p50 latency | p99 latency |",
             "| --- | --- | --- | --- | --- | --- |",

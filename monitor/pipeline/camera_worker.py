@@ -8,10 +8,10 @@ memory stays bounded under any flood. Messages for cameras that are not configur
 bounded queue and end as dead letters.
 
 Per batch of one camera: decode (undecodable or oversized -> dead letter), optional super-resolution
-upscale, `ImageAnomalyModel.score_images` (score + heatmap), `SegmentationModel.segment` +
-`describe_mask` (defect area, count, boxes), then the camera's `AssetDetector` (the same adaptive
-threshold and alert rule as sensors), artifacts per the camera's policy, and one `inspections` row
-per frame. Like the scoring worker, this thread owns every per-camera state; model swaps and
+upscale, `ImageAnomalyModel.score_images` (score + heatmap) and, at the same time on a second
+thread, `SegmentationModel.segment`; `describe_mask` (defect area, count, boxes), then the camera's
+`AssetDetector` (the same adaptive threshold and alert rule as sensors), artifacts per the camera's
+policy, and one `inspections` row per frame. Like the scoring worker, this thread owns every per-camera state; model swaps and
 recalibration are requests applied between batches.
 """
 
@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -111,6 +112,7 @@ class CameraWorker:
         self._requests_lock = threading.Lock()
         self._model_requests: list[tuple[str, str, CameraModel]] = []
         self._recalibrate = False
+        self._segmenter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="camera-segment")
         self.camera_metrics.backlog.set_function(self.backlog)
 
     # -- network thread -------------------------------------------------------------------------
@@ -260,8 +262,11 @@ class CameraWorker:
         images = [frame.image for frame in frames]
         if state.config.upscale is not None and state.sr is not None:
             images = state.sr.upscale(images)
+        # The U-Net runs on a second thread while the anomaly model runs here: torch releases the GIL
+        # in its kernels, so with one intra-op thread each the two models use both cores.
+        segmenting = self._segmenter.submit(state.unet.segment, images) if state.unet is not None else None
         scores, heatmaps = state.ae.score_images(images)
-        masks = state.unet.segment(images) if state.unet is not None else None
+        masks = segmenting.result() if segmenting is not None else None
         policy = state.config.artifacts
         opened = 0
         for i, frame in enumerate(frames):
