@@ -62,6 +62,13 @@ class MonitorScheduler:
         s = self.settings
         add = self._scheduler.add_job
         add(self.recalibrate, "interval", seconds=s.thresholds.recalibrate_every_s, id="recalibrate")
+        if self.cameras is not None:
+            add(
+                self.cameras.request_recalibration,
+                "interval",
+                seconds=s.image_thresholds.recalibrate_every_s,
+                id="recalibrate-cameras",
+            )
         add(self.retention, "interval", seconds=s.scheduler.retention_every_s, id="retention")
         add(
             self.heartbeat,
@@ -81,8 +88,6 @@ class MonitorScheduler:
 
     def recalibrate(self) -> None:
         self.worker.request_recalibration()
-        if self.cameras is not None:
-            self.cameras.request_recalibration()
 
     def retention(self) -> None:
         result = apply_retention(self.engine, self.settings.retention, datetime.now(UTC))

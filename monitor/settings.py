@@ -573,6 +573,13 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     sensors: SensorPipelineSettings = Field(default_factory=SensorPipelineSettings)
     thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
+    image_thresholds: ThresholdSettings = Field(
+        default_factory=lambda: ThresholdSettings(quantile=QuantileSettings(margin=1.0)),
+        title="Image thresholds",
+        description="Threshold strategy of the cameras' anomaly scores (and the calibration written by "
+        "`monitor train image-ae`). Apart from `thresholds` because an image score is an anomaly "
+        "probability, at most 1: the sensors' multiplying margin would put the threshold out of reach.",
+    )
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)

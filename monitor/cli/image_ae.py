@@ -103,14 +103,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _calibration(scores: np.ndarray, settings: Settings) -> dict[str, object]:
-    """The initial threshold from the training images' scores by the configured strategy.
+    """The initial threshold from the training images' scores by the `image_thresholds` strategy.
 
     With fewer images than a strategy can estimate from, the highest training score stands in
     (and the card says so): the daemon recalibrates from live scores anyway.
     """
     if len(scores) < MIN_FIT_SCORES:
         return {"method": "max", "value": float(scores.max()), "parameters": {"count": len(scores)}}
-    strategy = make_threshold(settings.thresholds)
+    strategy = make_threshold(settings.image_thresholds)
     strategy.fit(scores)
     return {"method": strategy.name, "value": strategy.value, "parameters": strategy.parameters()}
 

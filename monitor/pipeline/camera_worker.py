@@ -360,7 +360,7 @@ class CameraWorker:
                 state.ae = model  # type: ignore[assignment]
                 state.detector = AssetDetector(
                     camera,
-                    self.settings.thresholds,
+                    self.settings.image_thresholds,
                     self.settings.alerts,
                     state.ae.training_scores,  # type: ignore[union-attr]
                     DEFECT_CHANNELS,
