@@ -112,15 +112,16 @@ by < 5 grey levels dropped; v3 (shipped): v2 without foreign texture.
   and the top-scoring normal tiles are the 4-6 lighting runs of one physical tile (one with a curly
   mark, one with bright blotchy texture). Missed: blowholes right at a tile's top edge.
 
-**Threshold**: the card's threshold comes from the training tiles' own scores (line above the
-speed); the daemon recalibrates it from live scores.
+**Threshold**: the card's threshold comes from the training tiles' own scores by
+`image_thresholds` (99th percentile, margin 1.0; line above the speed); the daemon recalibrates it
+from live scores. An earlier run used the sensors' `thresholds` (margin 1.5), which put it at 0.979,
+above every test tile: image scores are probabilities, at most 1.
 
 **Speed**: at 128 px on one thread the autoencoder takes ~4.6 ms a frame and the head ~5.3 ms
 (inference runs `channels_last` and no longer computes the SSIM map). `monitor bench vision`
-(docs/benchmarks.md, whole camera pipeline with the U-Net): 24.2 and 24.8 frames/s in two runs on a
-nearly idle machine (load 0.3-1.3), against 28.5 with the autoencoder alone: just under the 25
-frames/s target. Levers, not yet measured for AUROC: head width 4 (~2.5 ms less), a frozen/traced
-module, or a lighter segmentation U-Net (~27 ms of the ~40 ms)."""
+(docs/benchmarks.md, whole camera pipeline with the U-Net): 24.2 and 24.8 frames/s while the U-Net
+ran after the anomaly model; the camera worker now runs the U-Net on a second thread beside it
+(one intra-op thread each, both cores): 34.2 frames/s at 256x256 and 31.2 with x4 SR, target 25."""
 
 
 def tile_number(path: Path) -> int:
