@@ -205,3 +205,37 @@ def test_admin_resolves_an_acknowledged_alert(dashboard: DashboardEnv) -> None:
     row = alert_row(dashboard, alert_id)
     assert (row.state, row.resolved_by) == ("resolved", "admin")
     assert not at.main.button
+
+
+def test_operator_sends_failed_notifications_again(dashboard: DashboardEnv) -> None:
+    """A failed delivery goes back to pending with a fresh attempt count; a viewer gets no button."""
+    opened = datetime.now(UTC) - timedelta(hours=1)
+    add_asset(dashboard.engine, "pump-1")
+    alert_id = add_alert(dashboard.engine, "pump-1", opened_at=opened)
+    failed = {
+        "alert_id": alert_id,
+        "channel": "email",
+        "target": "maint@plant.example",
+        "route": "pumps",
+        "payload": "{}",
+        "state": "failed",
+        "attempts": 20,
+        "last_error": "SMTPAuthenticationError",
+        "created_at": opened,
+        "next_attempt_at": opened,
+    }
+    add_rows(dashboard.engine, tables.Outbox, [failed, {**failed, "state": "delivered", "attempts": 1}])
+
+    viewer = dashboard.app("viewer", page=PAGE, query={"alert": alert_id})
+    assert [b.label for b in viewer.main.button] == []
+
+    at = dashboard.app("operator", page=PAGE, query={"alert": alert_id})
+    at.button(key="alerts_send_again").click().run()
+
+    assert not at.exception
+    assert "1 notification(s) queued again by operator." in page_text(at)
+    with dashboard.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(tables.Outbox.state, tables.Outbox.attempts).order_by(tables.Outbox.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [("pending", 0), ("delivered", 1)]

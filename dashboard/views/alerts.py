@@ -19,6 +19,7 @@ from dashboard.formatting import number, when
 from dashboard.queries import alerts as q
 from dashboard.queries.assets import asset_names
 from monitor import alert_actions
+from monitor.notify import outbox
 from monitor.store.tables import ALERT_STATES
 
 RANGES = {
@@ -205,6 +206,18 @@ def show_details(details: q.AlertDetails) -> None:
         st.caption("No notifications for this alert.")
     else:
         st.dataframe(_dated(details.deliveries), hide_index=True, key="alerts_deliveries")
+        failed = int((details.deliveries["state"] == "failed").sum())
+        if (
+            failed
+            and auth.require_role(user, "operator", "send failed notifications again")
+            and st.button(f"Send the {failed} failed notification(s) again", key="alerts_send_again")
+        ):
+            queued = outbox.send_again(engine, details.alert.id)
+            st.session_state[FLASH_KEY] = (
+                "success",
+                f"{queued} notification(s) queued again by {user.name}.",
+            )
+            st.rerun()
 
 
 def _dated(frame: pd.DataFrame) -> pd.DataFrame:

@@ -180,3 +180,15 @@ class OutboxNotifier:
                 self.delivered += 1
         with self.engine.begin() as conn:
             conn.execute(sa.update(Outbox).where(Outbox.id == row_id).values(**values))
+
+
+def send_again(engine: Engine, alert_id: str, now: datetime | None = None) -> int:
+    """Put an alert's `failed` notifications back in the queue (once the cause is fixed); returns how
+    many. A running notifier picks them up at its next poll, with a fresh attempt count."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.update(Outbox)
+            .where(Outbox.alert_id == alert_id, Outbox.state == "failed")
+            .values(state="pending", attempts=0, next_attempt_at=now or datetime.now(UTC))
+        )
+    return int(result.rowcount)
