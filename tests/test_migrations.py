@@ -24,6 +24,7 @@ TABLES = {
     "thresholds",
     "alerts",
     "alert_events",
+    "alert_readings",
     "maintenance_windows",
     "outbox",
     "dead_letters",

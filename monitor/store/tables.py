@@ -226,6 +226,19 @@ class AlertEvent(Base):
     at: Mapped[datetime]
 
 
+class AlertReading(Base):
+    """A raw sensor reading around an alert: the context before it opened and the readings while it
+    was open (capped), so people can see what the machine did; raw readings are not kept otherwise."""
+
+    __tablename__ = "alert_readings"
+
+    alert_id: Mapped[str] = mapped_column(
+        sa.String(NAME_LEN * 2), sa.ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts: Mapped[datetime] = mapped_column(primary_key=True)
+    values: Mapped[dict[str, float]] = mapped_column(JsonDoc)
+
+
 class MaintenanceWindow(Base):
     """A planned stop: alerts of the asset (all assets when NULL) are suppressed and marked."""
 
