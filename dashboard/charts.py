@@ -1,15 +1,17 @@
 """Plotly figures of the asset and camera pages, built from query results (no Streamlit here).
 
 Sized for a 1366x768 plant-floor screen: the score chart spans the page at ~330 px high, the others
-share a row two or three abreast.
+share a row two or three abreast; the raw readings stack one ~110 px strip per channel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from dashboard.queries.timeline import AlertPeriod
 
@@ -17,6 +19,7 @@ SEVERITY_COLOURS = {"warning": "rgba(255, 165, 0, 0.18)", "critical": "rgba(220,
 _OTHER_SEVERITY = "rgba(128, 128, 128, 0.18)"
 _HEIGHT = 330
 _SMALL_HEIGHT = 300
+READINGS_CHANNELS = 6  # raw-reading strips stacked at most: more would not fit the screen
 
 
 def score_figure(
@@ -148,5 +151,46 @@ def contributions_figure(contributions: pd.DataFrame, alert: AlertPeriod | None,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         hovermode="x unified",
         yaxis_title="contribution",
+    )
+    return figure
+
+
+def readings_figure(
+    readings: pd.DataFrame, alert: AlertPeriod, order: Sequence[str] = (), top: int = READINGS_CHANNELS
+) -> go.Figure:
+    """Raw values around an alert, one strip per channel sharing the time axis (channels differ by
+    orders of magnitude, so one axis would flatten most of them): the channels named in `order` (the
+    alert's top contributors) first, then the others, at most `top`; the alert shaded from its opening,
+    with a line where it opened."""
+    channels = [c for c in readings.columns if c != "ts"]
+    channels = [c for c in order if c in channels] + [c for c in channels if c not in order]
+    shown = channels[:top]
+    figure = make_subplots(
+        rows=max(len(shown), 1), cols=1, shared_xaxes=True, vertical_spacing=0.03, subplot_titles=shown
+    )
+    for row, channel in enumerate(shown, start=1):
+        figure.add_trace(
+            go.Scatter(x=readings["ts"], y=readings[channel], name=channel, mode="lines", showlegend=False),
+            row=row,
+            col=1,
+        )
+    colour = SEVERITY_COLOURS.get(alert.severity, _OTHER_SEVERITY)
+    last = readings["ts"].max().to_pydatetime() if not readings.empty else alert.ends
+    figure.add_vrect(  # an open alert runs to now: shade only as far as the readings go
+        x0=alert.opened_at,
+        x1=max(alert.opened_at, min(alert.ends, last)),
+        fillcolor=colour,
+        layer="below",
+        line_width=0,
+        row="all",
+        col=1,
+    )
+    figure.add_vline(
+        x=alert.opened_at, line_color="crimson", line_width=1.5, line_dash="dot", row="all", col=1
+    )
+    figure.update_layout(
+        height=max(_SMALL_HEIGHT, 110 * len(shown) + 40),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        hovermode="x unified",
     )
     return figure

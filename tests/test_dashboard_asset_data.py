@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from dashboard_helpers import add_alert, add_asset, add_rows, add_scores
+from dashboard_helpers import DashboardEnv, add_alert, add_asset, add_rows, add_scores
 from sqlalchemy.engine import Engine
 
-from dashboard.charts import contributions_figure, ranking_figure, score_figure
+from dashboard.charts import contributions_figure, ranking_figure, readings_figure, score_figure
+from dashboard.queries.readings import alert_readings
 from dashboard.queries.scores import channel_ranking, contribution_frame, score_series
-from dashboard.queries.timeline import alert_periods, nearest, threshold_steps
+from dashboard.queries.timeline import AlertPeriod, alert_periods, nearest, threshold_steps
 from monitor.store import tables
 
 NO_THRESHOLDS = pd.DataFrame(columns=["computed_at", "value", "method"])
@@ -206,3 +207,45 @@ def test_contribution_frame_newest_keeps_the_latest_rows(engine: Engine) -> None
         frame, truncated = contribution_frame(conn, "pump", T0, T0 + timedelta(hours=1), limit=2, newest=True)
     assert truncated
     assert list(frame.index) == [T0 + timedelta(minutes=4), T0 + timedelta(minutes=5)]
+
+
+def _add_readings(engine: Engine, alert_id: str, times: list[datetime]) -> None:
+    """Raw readings of an alert: flow counts up, pressure is a thousand times larger."""
+    add_rows(
+        engine,
+        tables.AlertReading,
+        (
+            {"alert_id": alert_id, "ts": ts, "values": {"flow": i, "pressure": 1000.0 * i}}
+            for i, ts in enumerate(times)
+        ),
+    )
+
+
+def test_alert_readings_are_channel_columns_in_time_order_up_to_the_limit(dashboard: DashboardEnv) -> None:
+    """The readings of one alert come back oldest first, one column per channel, cut at the limit."""
+    add_asset(dashboard.engine, "pump")
+    alert_id = add_alert(dashboard.engine, "pump", opened_at=T0)
+    other = add_alert(dashboard.engine, "pump", opened_at=T0 + timedelta(hours=1))
+    _add_readings(dashboard.engine, alert_id, _minutes(T0 - timedelta(minutes=5), 10)[::-1])
+    _add_readings(dashboard.engine, other, _minutes(T0, 3))
+    with dashboard.engine.connect() as conn:
+        frame = alert_readings(conn, alert_id, limit=4)
+        empty = alert_readings(conn, "pump:none", limit=4)
+    assert list(frame.columns) == ["ts", "flow", "pressure"]
+    assert list(frame["ts"]) == _minutes(T0 - timedelta(minutes=5), 4)
+    assert list(frame["flow"]) == [9, 8, 7, 6]  # seeded newest first: the oldest has the largest value
+    assert empty.empty
+
+
+def test_readings_figure_has_a_strip_per_channel_and_marks_the_opening() -> None:
+    """Channels get their own subplot, top contributors first, with a line where the alert opened."""
+    times = _minutes(T0 - timedelta(minutes=3), 6)
+    frame = pd.DataFrame({"ts": times, "flow": range(6), "pressure": [1000.0 * i for i in range(6)]})
+    alert = AlertPeriod("a", "critical", "open", T0, T0 + timedelta(hours=2), 3.0, [])
+    figure = readings_figure(frame, alert, order=["pressure"])
+    assert [trace.name for trace in figure.data] == ["pressure", "flow"]
+    assert [trace.yaxis for trace in figure.data] == ["y", "y2"]
+    lines = [s for s in figure.layout.shapes if s.type == "line"]
+    assert len(lines) == 2 and all(s.x0 == T0 for s in lines)
+    shades = [s for s in figure.layout.shapes if s.type == "rect"]
+    assert all(s.x1 == times[-1] for s in shades)  # the open alert is shaded only as far as the readings

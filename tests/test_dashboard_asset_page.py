@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from dashboard_helpers import DashboardEnv, add_alert, add_asset, add_scores, page_text
+from dashboard_helpers import DashboardEnv, add_alert, add_asset, add_rows, add_scores, page_text
+
+from monitor.store import tables
 
 PAGE = "views/asset.py"
 
 
 def test_asset_page_preselects_the_asset_and_alert_from_the_url(dashboard: DashboardEnv) -> None:
-    """A link with ?asset=&at= shows that asset, the alert at that time, and its channels."""
+    """A link with ?asset=&at= shows that asset, the alert at that time, and its channels (no raw
+    readings were kept for it, and the page says so)."""
     now = datetime.now(UTC).replace(microsecond=0)
     add_asset(dashboard.engine, "aaa-first")
     add_asset(dashboard.engine, "pump")
@@ -29,7 +32,8 @@ def test_asset_page_preselects_the_asset_and_alert_from_the_url(dashboard: Dashb
     assert at.selectbox(key="asset-name").value == "pump"
     assert at.selectbox(key="asset-alert-pump").value == 0
     text = page_text(at)
-    assert "rows from `scores`" in text and "Raw sensor readings are not kept" in text
+    assert "rows from `scores`" in text and "No raw readings were recorded for this alert" in text
+    assert "Raw readings around the alert" not in text
     assert "around the alert of" in text
     figures = [json.loads(node.proto.spec) for node in at.get("plotly_chart")]
     assert len(figures) == 3
@@ -38,6 +42,36 @@ def test_asset_page_preselects_the_asset_and_alert_from_the_url(dashboard: Dashb
     assert [shape["line"]["width"] for shape in score["layout"]["shapes"]] == [2]  # the selected alert
     ranking = figures[1]["data"][0]
     assert ranking["y"] == ["flow", "pressure"]  # largest on top
+
+
+def test_asset_page_draws_the_raw_readings_kept_for_the_alert(dashboard: DashboardEnv) -> None:
+    """An alert with rows in alert_readings gets a strip per channel of its raw values."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    opened = now - timedelta(minutes=10)
+    add_asset(dashboard.engine, "pump")
+    alert_id = add_alert(
+        dashboard.engine, "pump", opened_at=opened, top_channels=[{"name": "pressure", "value": 2.0}]
+    )
+    add_rows(
+        dashboard.engine,
+        tables.AlertReading,
+        (
+            {
+                "alert_id": alert_id,
+                "ts": opened + timedelta(seconds=s),
+                "values": {"flow": s, "pressure": 900.0 + s},
+            }
+            for s in range(-60, 60, 5)
+        ),
+    )
+    at = dashboard.app("viewer", page=PAGE, query={"asset": "pump", "at": opened.isoformat()})
+    assert not at.exception
+    text = page_text(at)
+    assert "Raw readings around the alert" in text and "24 readings kept by the daemon" in text
+    assert "No raw readings were recorded" not in text
+    figures = [json.loads(node.proto.spec) for node in at.get("plotly_chart")]
+    assert len(figures) == 2  # score and raw readings; no scores in range, so no contribution charts
+    assert [trace["name"] for trace in figures[1]["data"]] == ["pressure", "flow"]
 
 
 def test_asset_page_without_assets_says_so(dashboard: DashboardEnv) -> None:

@@ -1,5 +1,5 @@
-"""Asset view: one sensor asset's anomaly score against its adaptive threshold, its alerts, and the
-channels behind them. `?asset=<name>&at=<iso>` (links from the alerts page) preselects the asset,
+"""Asset view: one sensor asset's anomaly score against its adaptive threshold, its alerts, the
+channels behind them and the raw readings the daemon kept around the selected alert. `?asset=<name>&at=<iso>` (links from the alerts page) preselects the asset,
 centres the range on `at` and selects the alert at that time."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard import charts, context, timerange
-from dashboard.queries import assets, scores, timeline
+from dashboard.queries import assets, readings, scores, timeline
 
 config = context.settings().dashboard
 engine = context.engine()
@@ -61,6 +61,17 @@ st.caption(
 window = timeline.around(alert) if alert is not None else (start, end)
 with engine.connect() as conn:
     contributions, cut = scores.contribution_frame(conn, asset, *window, newest=alert is None)
+    raw = readings.alert_readings(conn, alert.id) if alert is not None else None
+if alert is not None and raw is not None and not raw.empty:  # alerts from before alert_readings have none
+    st.subheader("Raw readings around the alert")
+    order = [str(c.get("name")) for c in alert.top_channels]
+    st.plotly_chart(charts.readings_figure(raw, alert, order), key="asset-readings")
+    more = raw.shape[1] - 1 - charts.READINGS_CHANNELS
+    st.caption(
+        f"{len(raw):,} readings kept by the daemon from before the alert opened (dotted line) and while "
+        "it was open; the top contributing channels first"
+        + (f", {more} more not shown." if more > 0 else ".")
+    )
 ranking, moving = st.columns(2)
 where = f"around the alert of {alert.opened_at:%Y-%m-%d %H:%M} UTC" if alert else "over the range"
 with ranking:
@@ -75,8 +86,7 @@ with moving:
     st.subheader("Channels over time")
     if not contributions.empty:
         st.plotly_chart(charts.contributions_figure(contributions, alert), key="asset-channels")
-    st.caption(
-        "Per-channel contribution to the reconstruction error of each scored window. Raw sensor "
-        "readings are not kept by the monitor (only scores and contributions are stored), so this is "
-        "the closest view of what each sensor did."
-    )
+    caption = "Per-channel contribution to the reconstruction error of each scored window."
+    if raw is not None and raw.empty:
+        caption += " No raw readings were recorded for this alert."
+    st.caption(caption)
