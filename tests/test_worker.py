@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from daemon_helpers import count, daemon_settings, install_model, reading, tiny_model, wait_for
 
 from models.sensor_model import SensorModel
@@ -12,6 +14,7 @@ from monitor.ingest.inbox import Inbox
 from monitor.metrics import Metrics
 from monitor.pipeline.worker import ScoringWorker, owns_asset
 from monitor.store.db import create_engine_for
+from monitor.store.tables import Alert, AlertReading
 from monitor.store.writer import StoreWriter
 
 
@@ -83,3 +86,31 @@ def test_a_stopped_worker_drains_its_inbox_first(tmp_path: Path, sqlite_url: str
     writer.close(10)
     assert len(worker.inbox) == 0
     assert count(sqlite_url, "scores") == 50 - 7
+
+
+def test_raw_readings_around_an_alert_are_kept_with_it(tmp_path: Path, database_url: str) -> None:
+    """The alert keeps the readings from before it opened and those while open, exactly as published."""
+    settings = daemon_settings(tmp_path, database_url, ("127.0.0.1", 1883), "w", alerts={"k": 2, "n": 3})
+    model = tiny_model()
+    install_model(settings, ["pump1"], model)
+    engine = create_engine_for(database_url)
+    writer = StoreWriter(engine, topic_prefix="w")
+    worker = ScoringWorker(settings, Inbox(10_000), writer, Metrics())
+    worker.assign_model("pump1", model)
+    published = [reading(i) for i in range(40)] + [reading(i, [50.0, -50.0, 80.0]) for i in range(40, 50)]
+    worker.inbox.put_many([("w/s1/pump1/sensors", json.dumps(r).encode(), 0.0) for r in published])
+    worker.start()
+    assert wait_for(lambda: len(worker.inbox) == 0)
+    worker.stop(5)
+    writer.close(10)
+
+    with engine.connect() as conn:
+        alert_id = conn.execute(sa.select(Alert.id)).scalar_one()
+        kept = conn.execute(
+            sa.select(AlertReading.ts, AlertReading.values)
+            .where(AlertReading.alert_id == alert_id)
+            .order_by(AlertReading.ts)
+        ).all()
+    engine.dispose()
+    expected = [(datetime.fromisoformat(r["ts"].replace("Z", "+00:00")), r["values"]) for r in published]
+    assert [tuple(row) for row in kept] == expected

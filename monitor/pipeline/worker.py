@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,12 +32,21 @@ from monitor.metrics import Metrics
 from monitor.pipeline.detector import AssetDetector
 from monitor.pipeline.windows import sliding_windows
 from monitor.settings import Settings
-from monitor.store.records import AlertState, AssetRecord, DeadLetterRecord, ScoreRecord
+from monitor.store.records import (
+    AlertReadingsRecord,
+    AlertRecord,
+    AlertState,
+    AssetRecord,
+    DeadLetterRecord,
+    ScoreRecord,
+)
 from monitor.store.writer import PAYLOAD_HEAD_BYTES, Record, StoreWriter
 
 log = logging.getLogger(__name__)
 
 _TOPIC_CACHE_MAX = 100_000
+ALERT_CONTEXT_READINGS = 300  # raw readings kept from before an alert opened (1 min at 5 Hz)
+ALERT_OPEN_READINGS = 1200  # at most this many more while it is open
 _NOT_OURS = object()  # topic cache value: an asset another worker owns
 Unmodelled = Callable[[list[SensorReading]], None]
 
@@ -61,16 +71,42 @@ class AssetState:
     tail: np.ndarray
     rows: list[list[float]] = field(default_factory=list)  # this batch's readings, in order
     ts: list[datetime] = field(default_factory=list)
+    # The last raw readings (model channel order), kept beside an alert when one opens.
+    recent: deque[tuple[datetime, list[float]]] = field(
+        default_factory=lambda: deque(maxlen=ALERT_CONTEXT_READINGS)
+    )
+    alert_id: str | None = None  # the open alert whose readings are being kept
+    alert_kept: int = 0
 
-    def take_windows(self) -> tuple[np.ndarray, list[datetime]]:
-        """Windows ending at each of this batch's readings that has a full window, with their times."""
+    def take_windows(self) -> tuple[np.ndarray, list[tuple[datetime, list[float]]]]:
+        """Windows ending at each of this batch's readings that has a full window, with those
+        readings (time, raw values); readings too early for a window only join `recent`."""
         window = self.model.window
         block = np.concatenate([self.tail, np.asarray(self.rows, dtype=np.float32)])
         windows = sliding_windows(block, window)
-        ts = self.ts[len(self.ts) - len(windows) :] if len(windows) else []
+        readings = list(zip(self.ts, self.rows, strict=True))
+        unscored = len(readings) - len(windows)
+        self.recent.extend(readings[:unscored])
         self.tail = block[max(len(block) - (window - 1), 0) :].copy()
         self.rows, self.ts = [], []
-        return windows, ts
+        return windows, readings[unscored:]
+
+    def keep_for_alert(
+        self, alert: AlertRecord | None, reading: tuple[datetime, list[float]]
+    ) -> tuple[str, list[tuple[datetime, list[float]]]] | None:
+        """The raw readings to store beside the open alert for this scored reading, and its id."""
+        kept: tuple[str, list[tuple[datetime, list[float]]]] | None = None
+        if alert is not None and alert.state == AlertState.OPEN and alert.opened_at == alert.updated_at:
+            self.alert_id, self.alert_kept = alert.id, 0
+            kept = (alert.id, list(self.recent))
+        if self.alert_id is not None and self.alert_kept < ALERT_OPEN_READINGS:
+            kept = kept or (self.alert_id, [])
+            kept[1].append(reading)
+            self.alert_kept += 1
+        if alert is not None and alert.state == AlertState.RESOLVED:
+            self.alert_id = None
+        self.recent.append(reading)
+        return kept
 
 
 @dataclass(slots=True)
@@ -78,7 +114,7 @@ class _ModelBatch:
     model: SensorModel
     states: list[AssetState] = field(default_factory=list)
     windows: list[np.ndarray] = field(default_factory=list)
-    ts: list[list[datetime]] = field(default_factory=list)
+    readings: list[list[tuple[datetime, list[float]]]] = field(default_factory=list)
 
 
 class ScoringWorker:
@@ -195,14 +231,14 @@ class ScoringWorker:
                 touched[asset] = state
         batches: dict[int, _ModelBatch] = {}
         for state in touched.values():
-            windows, ts = state.take_windows()
+            windows, scored_readings = state.take_windows()
             if len(windows):
                 batch = batches.get(id(state.model))
                 if batch is None:
                     batch = batches[id(state.model)] = _ModelBatch(state.model)
                 batch.states.append(state)
                 batch.windows.append(windows)
-                batch.ts.append(ts)
+                batch.readings.append(scored_readings)
         scored = 0
         for batch in batches.values():
             scored += self._score(batch, records)
@@ -276,10 +312,12 @@ class ScoringWorker:
         rows = contributions.tolist()
         opened = 0
         i = 0
-        for state, times in zip(batch.states, batch.ts, strict=True):
+        for state, readings in zip(batch.states, batch.readings, strict=True):
             observe = state.detector.observe
             asset = state.detector.asset
-            for ts in times:
+            kept: dict[str, list[tuple[datetime, dict[str, float]]]] = {}
+            for reading in readings:
+                ts = reading[0]
                 score = score_list[i]
                 observation = observe(ts, score, contributions[i])
                 records.append(
@@ -298,7 +336,13 @@ class ScoringWorker:
                     records.append(alert)
                     if alert.state == AlertState.OPEN and alert.opened_at == alert.updated_at:
                         opened += 1
+                if (keep := state.keep_for_alert(alert, reading)) is not None:
+                    kept.setdefault(keep[0], []).extend(
+                        (when, dict(zip(channels, values, strict=True))) for when, values in keep[1]
+                    )
                 i += 1
+            # After the alert records of this batch, so the alert row exists when they are written.
+            records.extend(AlertReadingsRecord(alert_id, rows) for alert_id, rows in kept.items())
         if opened:
             self.metrics.alerts_opened.inc(opened)
         return i

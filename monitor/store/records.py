@@ -84,6 +84,14 @@ class AlertRecord:
 
 
 @dataclass(slots=True)
+class AlertReadingsRecord:
+    """Raw readings kept beside an alert: the context before it opened, then the readings while open."""
+
+    alert_id: str
+    readings: list[tuple[datetime, dict[str, float]]]
+
+
+@dataclass(slots=True)
 class DeadLetterRecord:
     topic: str
     reason: str

@@ -33,6 +33,7 @@ from monitor.maintenance import in_maintenance
 from monitor.notify.enqueue import UNKNOWN_SITE, queue_alert_change
 from monitor.settings import NotifySettings, Settings
 from monitor.store.records import (
+    AlertReadingsRecord,
     AlertRecord,
     AlertState,
     AssetRecord,
@@ -42,7 +43,7 @@ from monitor.store.records import (
     ScoreRecord,
     ThresholdRecord,
 )
-from monitor.store.tables import Alert, Asset, DeadLetter, Heartbeat, Inspection, Threshold
+from monitor.store.tables import Alert, AlertReading, Asset, DeadLetter, Heartbeat, Inspection, Threshold
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ Record = (
     ScoreRecord
     | ThresholdRecord
     | AlertRecord
+    | AlertReadingsRecord
     | DeadLetterRecord
     | AssetRecord
     | HeartbeatRecord
@@ -206,6 +208,7 @@ class StoreWriter:
                 "inspections",
                 "thresholds",
                 "alerts",
+                "alert_readings",
                 "outbox",
                 "dead_letters",
                 "assets",
@@ -392,6 +395,7 @@ class StoreWriter:
         assets: list[AssetRecord] = []
         heartbeats: dict[str, HeartbeatRecord] = {}
         inspections: list[dict[str, Any]] = []
+        alert_readings: list[dict[str, Any]] = []
         names: set[str] = set()
         for record in batch:
             if isinstance(record, ScoreRecord):
@@ -439,6 +443,11 @@ class StoreWriter:
             elif isinstance(record, InspectionRecord):
                 inspections.append(_inspection_row(record))
                 names.add(record.camera)
+            elif isinstance(record, AlertReadingsRecord):
+                alert_readings.extend(
+                    {"alert_id": record.alert_id, "ts": ts, "values": values}
+                    for ts, values in record.readings
+                )
             else:
                 raise TypeError(f"not a store record: {type(record).__name__}")
         counts: dict[str, int] = {}
@@ -457,6 +466,9 @@ class StoreWriter:
             if alerts:
                 counts["alerts"] = len(alerts)
                 counts["outbox"] = self._upsert_alerts(conn, alerts)
+            if alert_readings:  # after the alerts: each row refers to its alert
+                insert = self._insert(AlertReading).on_conflict_do_nothing(index_elements=["alert_id", "ts"])
+                counts["alert_readings"] = max(conn.execute(insert, alert_readings).rowcount, 0)
             if dead_letters:
                 conn.execute(sa.insert(DeadLetter), dead_letters)
                 counts["dead_letters"] = len(dead_letters)
