@@ -1,6 +1,7 @@
 """Asset view: one sensor asset's anomaly score against its adaptive threshold, its alerts, the
-channels behind them and the raw readings the daemon kept around the selected alert. `?asset=<name>&at=<iso>` (links from the alerts page) preselects the asset,
-centres the range on `at` and selects the alert at that time."""
+channels behind them and the raw readings the daemon kept around the selected alert.
+`?asset=<name>&at=<iso>` (links from the alerts page) preselects the asset, centres the range on
+`at` and selects the alert at that time."""
 
 from __future__ import annotations
 
@@ -8,32 +9,26 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard import charts, context, timerange
-from dashboard.queries import assets, readings, scores, timeline
+from dashboard import charts, context
+from dashboard.queries import readings, scores, timeline
+from dashboard.subject import pick_subject
 
 config = context.settings().dashboard
 engine = context.engine()
 now = datetime.now(UTC)
 
 st.title("Asset")
-with engine.connect() as conn:
-    names = assets.asset_names(conn, "sensor", config.page_rows)
-if not names:
-    st.info("No sensor assets yet: an asset appears with its first readings.")
-    st.stop()
-wanted = st.query_params.get("asset")
-at = timerange.at_param()
-if wanted and wanted not in names:
-    st.warning(f"No sensor asset named {wanted!r}.")
-
-pick, span, choose = st.columns([2, 3, 4])
-asset = pick.selectbox("Asset", names, index=names.index(wanted) if wanted in names else 0, key="asset-name")
-if asset != wanted:  # keep the URL shareable; an `at` belonged to the previous asset
-    st.query_params["asset"] = asset
-    st.query_params.pop("at", None)
-    at = None
-with span:
-    start, end = timerange.pick_range("asset", at, now)
+subject = pick_subject(
+    engine,
+    config.page_rows,
+    now,
+    kind="sensor",
+    param="asset",
+    label="Asset",
+    noun="sensor asset",
+    empty="No sensor assets yet: an asset appears with its first readings.",
+)
+asset, at, start, end, choose = subject.name, subject.at, subject.start, subject.end, subject.beside
 
 with engine.connect() as conn:
     series = scores.score_series(conn, asset, start, end)

@@ -9,34 +9,26 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, context, timerange
-from dashboard.queries import assets, inspections, timeline
+from dashboard import charts, context
+from dashboard.queries import inspections, timeline
+from dashboard.subject import pick_subject
 
 config = context.settings().dashboard
 engine = context.engine()
 now = datetime.now(UTC)
 
 st.title("Camera")
-with engine.connect() as conn:
-    names = assets.asset_names(conn, "camera", config.page_rows)
-if not names:
-    st.info("No cameras yet: a camera appears with its first analysed frame.")
-    st.stop()
-wanted = st.query_params.get("camera")
-at = timerange.at_param()
-if wanted and wanted not in names:
-    st.warning(f"No camera named {wanted!r}.")
-
-pick, span, choose = st.columns([2, 3, 4])
-camera = pick.selectbox(
-    "Camera", names, index=names.index(wanted) if wanted in names else 0, key="camera-name"
+subject = pick_subject(
+    engine,
+    config.page_rows,
+    now,
+    kind="camera",
+    param="camera",
+    label="Camera",
+    noun="camera",
+    empty="No cameras yet: a camera appears with its first analysed frame.",
 )
-if camera != wanted:  # keep the URL shareable; an `at` belonged to the previous camera
-    st.query_params["camera"] = camera
-    st.query_params.pop("at", None)
-    at = None
-with span:
-    start, end = timerange.pick_range("camera", at, now)
+camera, at, start, end, choose = subject.name, subject.at, subject.start, subject.end, subject.beside
 
 rows = min(config.page_rows, 50)  # a 768-px screen shows a dozen; the selectbox reaches the rest
 with engine.connect() as conn:
