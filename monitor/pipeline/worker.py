@@ -72,19 +72,21 @@ class AssetState:
     rows: list[list[float]] = field(default_factory=list)  # this batch's readings, in order
     ts: list[datetime] = field(default_factory=list)
     # The last raw readings (model channel order), kept beside an alert when one opens.
-    recent: deque[tuple[datetime, list[float]]] = field(
+    recent: deque[tuple[datetime, tuple[float, ...]]] = field(
         default_factory=lambda: deque(maxlen=ALERT_CONTEXT_READINGS)
     )
     alert_id: str | None = None  # the open alert whose readings are being kept
     alert_kept: int = 0
 
-    def take_windows(self) -> tuple[np.ndarray, list[tuple[datetime, list[float]]]]:
+    def take_windows(self) -> tuple[np.ndarray, list[tuple[datetime, tuple[float, ...]]]]:
         """Windows ending at each of this batch's readings that has a full window, with those
         readings (time, raw values); readings too early for a window only join `recent`."""
         window = self.model.window
         block = np.concatenate([self.tail, np.asarray(self.rows, dtype=np.float32)])
         windows = sliding_windows(block, window)
-        readings = list(zip(self.ts, self.rows, strict=True))
+        # Tuples of floats and times: the garbage collector stops tracking them, so the readings
+        # `recent` keeps alive do not make its full collections more frequent (measured: p99 latency).
+        readings = [(ts, tuple(row)) for ts, row in zip(self.ts, self.rows, strict=True)]
         unscored = len(readings) - len(windows)
         self.recent.extend(readings[:unscored])
         self.tail = block[max(len(block) - (window - 1), 0) :].copy()
@@ -92,10 +94,10 @@ class AssetState:
         return windows, readings[unscored:]
 
     def keep_for_alert(
-        self, alert: AlertRecord | None, reading: tuple[datetime, list[float]]
-    ) -> tuple[str, list[tuple[datetime, list[float]]]] | None:
+        self, alert: AlertRecord | None, reading: tuple[datetime, tuple[float, ...]]
+    ) -> tuple[str, list[tuple[datetime, tuple[float, ...]]]] | None:
         """The raw readings to store beside the open alert for this scored reading, and its id."""
-        kept: tuple[str, list[tuple[datetime, list[float]]]] | None = None
+        kept: tuple[str, list[tuple[datetime, tuple[float, ...]]]] | None = None
         if alert is not None and alert.state == AlertState.OPEN and alert.opened_at == alert.updated_at:
             self.alert_id, self.alert_kept = alert.id, 0
             kept = (alert.id, list(self.recent))
@@ -114,7 +116,7 @@ class _ModelBatch:
     model: SensorModel
     states: list[AssetState] = field(default_factory=list)
     windows: list[np.ndarray] = field(default_factory=list)
-    readings: list[list[tuple[datetime, list[float]]]] = field(default_factory=list)
+    readings: list[list[tuple[datetime, tuple[float, ...]]]] = field(default_factory=list)
 
 
 class ScoringWorker:
