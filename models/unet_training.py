@@ -1,11 +1,15 @@
-"""Training a U-Net from images and their 0/255 defect masks: defect-centred crops, BCE + Dice,
-cosine learning rate, a checkpoint after every epoch.
+"""Training a U-Net from images and their 0/255 defect masks: defect-centred crops, copy-pasted
+defects, scale and contrast jitter, BCE + Dice, cosine learning rate, a checkpoint after every epoch.
 
 Why this recipe: defects are a few % of the pixels (blowholes 0.2 %) or a quarter of the image
 (uneven surfaces). Half of every batch is crops centred on a random defect pixel, so small defects
-are seen often; the Dice term scores the defect class as a whole, so the loss cannot be won by
-predicting background; BCE keeps the per-pixel probabilities calibrated around the 0.5 threshold,
-which holds false positives on defect-free surfaces down. Nothing assumes a defect size.
+are seen often; a share of the crops get a real defect from another image pasted in
+(models/defect_paste.py), so a defect is learnt apart from the place it was photographed in;
+crops are drawn at a random scale and contrast, so a defect a little larger, smaller or fainter
+than the training ones is still one. The Dice term scores the defect class as a whole, so the loss
+cannot be won by predicting background; BCE keeps the per-pixel probabilities calibrated around
+the 0.5 threshold, which holds false positives on defect-free surfaces down. Nothing assumes a
+defect size.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from models.checkpoint import Checkpoint
+from models.defect_paste import DefectPatch, cut_defects, paste_defect
 from models.images import list_images, load_gray
 from models.training import autocast, resolve_device, seed_everything
 from models.unet import UNet, UNetConfig
@@ -39,6 +44,9 @@ class UNetTrainConfig:
     batch_size: int = 16
     learning_rate: float = 3e-3
     defect_crop_fraction: float = 0.5
+    paste_fraction: float = 0.3  # share of crops that get a defect cut from a training image pasted in
+    scale_jitter: float = 1.35  # crops are drawn at a random scale between 1/x and x
+    contrast_jitter: float = 0.2  # random gain exp(±x) and offset ±x on the standardised crop
     dice_weight: float = 1.0
     threshold: float = 0.5
     seed: int = 0
@@ -49,6 +57,8 @@ class UNetTrainConfig:
             raise ValueError(f"crop size {self.crop} must be a multiple of 2**depth = {2**self.depth}")
         if self.epochs < 1 or self.crops_per_epoch < 1 or self.batch_size < 1:
             raise ValueError("epochs, crops per epoch and batch size must be at least 1")
+        if self.scale_jitter < 1.0 or self.contrast_jitter < 0.0 or not 0.0 <= self.paste_fraction <= 1.0:
+            raise ValueError("scale jitter must be >= 1, contrast jitter >= 0 and paste fraction in [0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,33 +112,58 @@ def _prepare(image: np.ndarray, mask: np.ndarray, crop: int) -> _Example:
 
 
 def _sample_batch(
-    examples: list[_Example], count: int, config: UNetTrainConfig, rng: np.random.Generator
+    examples: list[_Example],
+    patches: list[DefectPatch],
+    count: int,
+    config: UNetTrainConfig,
+    rng: np.random.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`count` random crops: a `defect_crop_fraction` share centred (with jitter) on a random defect
-    pixel, the rest anywhere in any image; random flips and quarter turns."""
+    pixel, the rest anywhere in any image; each at a random scale, resized to the crop size, with
+    random flips, quarter turns and contrast; then a `paste_fraction` share get a pasted defect,
+    which keeps the contrast it was cut with."""
     crop = config.crop
     with_defects = [index for index, example in enumerate(examples) if len(example.defects)]
     inputs = np.empty((count, 1, crop, crop), dtype=np.float32)
     targets = np.empty_like(inputs)
+    log_jitter = math.log(config.scale_jitter)
     for slot in range(count):
         centred = bool(with_defects) and rng.random() < config.defect_crop_fraction
         pool = with_defects if centred else range(len(examples))
         example = examples[pool[int(rng.integers(len(pool)))]]
         height, width = example.image.shape
+        size = min(round(crop * math.exp(rng.uniform(-log_jitter, log_jitter))), height, width)
         if centred:
             row, col = example.defects[rng.integers(len(example.defects))]
-            top = int(np.clip(row - crop // 2 + rng.integers(-crop // 4, crop // 4 + 1), 0, height - crop))
-            left = int(np.clip(col - crop // 2 + rng.integers(-crop // 4, crop // 4 + 1), 0, width - crop))
+            top = int(np.clip(row - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, height - size))
+            left = int(np.clip(col - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, width - size))
         else:
-            top, left = int(rng.integers(height - crop + 1)), int(rng.integers(width - crop + 1))
-        window = (slice(top, top + crop), slice(left, left + crop))
-        image, mask = example.image[window], example.mask[window]
+            top, left = int(rng.integers(height - size + 1)), int(rng.integers(width - size + 1))
+        window = (slice(top, top + size), slice(left, left + size))
+        image, mask = _resized(example.image[window], example.mask[window], crop)
         turns, flip = int(rng.integers(4)), bool(rng.integers(2))
         image, mask = np.rot90(image, turns), np.rot90(mask, turns)
         if flip:
             image, mask = image[:, ::-1], mask[:, ::-1]
+        gain = math.exp(rng.uniform(-config.contrast_jitter, config.contrast_jitter))
+        image = image * gain + rng.uniform(-config.contrast_jitter, config.contrast_jitter)
+        if patches and rng.random() < config.paste_fraction:
+            image, mask = paste_defect(image, mask, patches[int(rng.integers(len(patches)))], rng)
         inputs[slot, 0], targets[slot, 0] = image, mask
     return torch.from_numpy(inputs), torch.from_numpy(targets)
+
+
+def _resized(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A square crop and its 0/1 mask resized to `size` (bilinear, antialiased when shrinking; the
+    mask is re-binarised at one half)."""
+    if image.shape[0] == size:
+        return image, mask
+    pair = torch.from_numpy(np.stack([image, mask]).astype(np.float32))[None]
+    pair = F.interpolate(
+        pair, size=(size, size), mode="bilinear", align_corners=False, antialias=image.shape[0] > size
+    )
+    resized = pair[0].numpy()
+    return resized[0], (resized[1] > 0.5).astype(np.float32)
 
 
 def segmentation_loss(logits: torch.Tensor, targets: torch.Tensor, dice_weight: float) -> torch.Tensor:
@@ -165,6 +200,12 @@ def train_segmentation_model(
     ]
     if not any(len(example.defects) for example in examples):
         raise ValueError("no mask marks any defect pixel: nothing to learn")
+    patches = [
+        patch
+        for example in examples
+        if len(example.defects)
+        for patch in cut_defects(example.image, example.mask > 0.5)
+    ]
     seed_everything(config.seed)
     device = resolve_device(config.device)
     architecture = UNetConfig(width=config.width, depth=config.depth)
@@ -186,7 +227,7 @@ def train_segmentation_model(
         first_epoch, seconds = done + 1, float(states["progress"]["seconds"])
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.perf_counter()
-        report = _run_epoch(module, optimiser, scaler, examples, config, epoch, device)
+        report = _run_epoch(module, optimiser, scaler, examples, patches, config, epoch, device)
         seconds += time.perf_counter() - started
         if checkpoint is not None:
             checkpoint.save(
@@ -224,6 +265,7 @@ def _run_epoch(
     optimiser: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
     examples: list[_Example],
+    patches: list[DefectPatch],
     config: UNetTrainConfig,
     epoch: int,
     device: torch.device,
@@ -239,7 +281,7 @@ def _run_epoch(
     loss_sum, overlap, total = 0.0, 0.0, 0.0
     for start in range(0, config.crops_per_epoch, config.batch_size):
         count = min(config.batch_size, config.crops_per_epoch - start)
-        inputs, targets = _sample_batch(examples, count, config, rng)
+        inputs, targets = _sample_batch(examples, patches, count, config, rng)
         inputs = inputs.to(device).contiguous(memory_format=torch.channels_last)
         targets = targets.to(device)
         optimiser.zero_grad(set_to_none=True)

@@ -10,7 +10,7 @@ test group when the first byte of sha1("tile-<first N>") is odd. Training: blowh
 their masks, and free tiles as all-background examples, of the training groups. Test: blowhole
 and free tiles of the test groups.
 
-Usage: .venv/bin/python scripts/eval_unet.py [--data DIR] [--models 8x4,4x4] [--epochs N] [--write-doc]
+Usage: .venv/bin/python scripts/eval_unet.py [--data DIR] [--models 8x4,4x4] [--seeds 0,1] [--epochs N] [--write-doc]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from eval_image_ae import test_groups, tile_number  # the shared split rule (scripts/ is on sys.path)
 from evalkit import DOC, link_all, run_cli, write_section
+from scipy import ndimage
 
 from models.defects import MaskCounts
 from models.images import list_images, load_gray
@@ -88,6 +89,7 @@ class Result:
     name: str
     seed: int
     per_image: list[MaskCounts]  # test blowhole images
+    found: tuple[int, int]  # reference defects (connected regions) the mask touches, of all of them
     free: MaskCounts  # pooled over the test free tiles
     train_seconds: float
     fps: dict[int, float]  # threads -> frames/s at 256x256, batch 8
@@ -129,6 +131,12 @@ def inference_fps(model_dir: Path, threads: int) -> float:
         torch.set_num_threads(previous)
 
 
+def defects_found(mask: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
+    """How many connected defects of the reference mask the predicted mask touches, and how many there are."""
+    labels, count = ndimage.label(truth, structure=np.ones((3, 3), dtype=bool))
+    return len(np.unique(labels[mask & truth])), count
+
+
 def evaluate(data: Path, width: int, depth: int, epochs: int, work: Path, seed: int = 0) -> Result:
     parts = split(data)
     name = f"width {width}, depth {depth}"
@@ -161,13 +169,15 @@ def evaluate(data: Path, width: int, depth: int, epochs: int, work: Path, seed: 
             ]
         )
         predicted[kind] = work / f"{kind}-masks"
-    per_image = [
-        MaskCounts.of(
+    pairs = [
+        (
             load_mask(predicted["test_defect"] / f"{p.stem}.png"),
             load_mask(data / "blowhole" / "masks" / f"{p.stem}.png"),
         )
         for p in parts["test_defect"]
     ]
+    per_image = [MaskCounts.of(mask, truth) for mask, truth in pairs]
+    found = [defects_found(mask, truth) for mask, truth in pairs]
     free = sum(
         (
             MaskCounts.of(
@@ -178,39 +188,56 @@ def evaluate(data: Path, width: int, depth: int, epochs: int, work: Path, seed: 
         MaskCounts(),
     )
     fps = {threads: inference_fps(model_dir, threads) for threads in (1, 2)}
-    return Result(name, seed, per_image, free, train_seconds, fps)
+    return Result(
+        name, seed, per_image, (sum(f for f, _ in found), sum(n for _, n in found)), free, train_seconds, fps
+    )
 
 
 def render(results: list[Result], parts: dict[str, list[Path]], epochs: int) -> str:
-    best = results[0]
-    pooled = best.pooled
+    defaults = [result for result in results if result.name == results[0].name]
     lines = [
         f"Split: {len(parts['train_defect'])} blowhole + {len(parts['train_free'])} free tiles for training, "
         f"{len(parts['test_defect'])} blowhole + {len(parts['test_free'])} free tiles for test "
         "(tile groups, see scripts/eval_unet.py).",
         "",
-        f"Default model ({best.name}, {epochs} epochs, trained in {best.train_seconds / 60:.1f} min on one CPU thread):",
+        f"Default model ({defaults[0].name}, {epochs} epochs, about {defaults[0].train_seconds / 60:.0f} min "
+        f"of training on one CPU thread), one row per training seed:",
         "",
         "| method | mIoU {bg, defect} per image | mIoU pooled | defect IoU per image | defect IoU pooled "
-        "| Dice per image | Dice pooled | FP pixels on free tiles |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        f"| **Plant Monitor U-Net** | **{best.mean('mean_iou'):.3f}** | {pooled.mean_iou:.3f} "
-        f"| {best.mean('defect_iou'):.3f} | {pooled.defect_iou:.3f} | **{best.mean('dice'):.3f}** "
-        f"| {pooled.dice:.3f} | **{100 * best.free.false_positive_rate:.3f} %** |",
-        f"| DEU-Net (published) | {DEU_NET_MIOU} | — | — | — | — | — | — |",
-        f"| target (issue 3) | ≥ {TARGETS['miou']} | | | | ≥ {TARGETS['dice']} | | ≤ {TARGETS['fp_percent']} % |",
+        "| Dice per image | Dice pooled | defects found | FP pixels on free tiles |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for result in defaults:
+        pooled = result.pooled
+        lines.append(
+            f"| Plant Monitor U-Net, seed {result.seed} | {result.mean('mean_iou'):.3f} | {pooled.mean_iou:.3f} "
+            f"| {result.mean('defect_iou'):.3f} | {pooled.defect_iou:.3f} | {result.mean('dice'):.3f} "
+            f"| {pooled.dice:.3f} | {result.found[0]} / {result.found[1]} "
+            f"| {100 * result.free.false_positive_rate:.3f} % |"
+        )
+    if len(defaults) > 1:
+        mean = lambda values: float(np.mean(values))  # noqa: E731
+        lines.append(
+            f"| **mean over seeds** | **{mean([r.mean('mean_iou') for r in defaults]):.3f}** "
+            f"| {mean([r.pooled.mean_iou for r in defaults]):.3f} | {mean([r.mean('defect_iou') for r in defaults]):.3f} "
+            f"| {mean([r.pooled.defect_iou for r in defaults]):.3f} | **{mean([r.mean('dice') for r in defaults]):.3f}** "
+            f"| {mean([r.pooled.dice for r in defaults]):.3f} | "
+            f"| **{mean([100 * r.free.false_positive_rate for r in defaults]):.3f} %** |"
+        )
+    lines += [
+        f"| DEU-Net (published) | {DEU_NET_MIOU} | — | — | — | — | — | — | — |",
+        f"| target (issue 3) | ≥ {TARGETS['miou']} | | | | ≥ {TARGETS['dice']} | | | ≤ {TARGETS['fp_percent']} % |",
         "",
-        "Speed/quality trade-off (same split and epochs; `SegmentationModel.segment` on 256x256 frames, "
-        f"batch {SPEED_BATCH}, CPU):",
+        "Speed (`SegmentationModel.segment` on 256x256 frames, batch "
+        f"{SPEED_BATCH}, CPU, measured right after each training while the other core was busy):",
         "",
-        "| model | seed | defect IoU per image | mIoU per image | Dice per image | Dice pooled | FP % free "
+        "| model | seed | defect IoU per image | Dice per image | FP % free "
         "| frames/s 1 thread | frames/s 2 threads | train min |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for result in results:
         lines.append(
-            f"| {result.name} | {result.seed} | {result.mean('defect_iou'):.3f} | {result.mean('mean_iou'):.3f} "
-            f"| {result.mean('dice'):.3f} | {result.pooled.dice:.3f} "
+            f"| {result.name} | {result.seed} | {result.mean('defect_iou'):.3f} | {result.mean('dice'):.3f} "
             f"| {100 * result.free.false_positive_rate:.3f} | {result.fps[1]:.1f} | {result.fps[2]:.1f} "
             f"| {result.train_seconds / 60:.1f} |"
         )
@@ -221,6 +248,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="magnetic-tile folder")
     parser.add_argument("--models", default="", help="extra WIDTHxDEPTH models to compare, e.g. 4x4,16x3")
+    parser.add_argument("--seeds", default="0,1", help="training seeds of each model (default 0,1)")
     parser.add_argument("--epochs", type=int, default=UNetTrainConfig().epochs)
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training (shared CPU)")
     parser.add_argument("--write-doc", action="store_true", help=f"replace '{SECTION}' in {DOC}")
@@ -229,17 +257,20 @@ def main() -> int:
     defaults = UNetTrainConfig()
     shapes = [(defaults.width, defaults.depth)]
     shapes += [(int(w), int(d)) for w, d in (item.split("x") for item in args.models.split(",") if item)]
+    seeds = [int(seed) for seed in args.seeds.split(",")]
     results = []
     for width, depth in shapes:
-        with tempfile.TemporaryDirectory(prefix="eval-unet-") as tmp:
-            results.append(evaluate(args.data, width, depth, args.epochs, Path(tmp)))
-        result = results[-1]
-        print(
-            f"{result.name}: defect IoU {result.mean('defect_iou'):.3f}, mIoU {result.mean('mean_iou'):.3f}, "
-            f"Dice {result.mean('dice'):.3f}, FP {100 * result.free.false_positive_rate:.3f} %, "
-            f"{result.fps[1]:.1f}/{result.fps[2]:.1f} frames/s (1/2 threads), {result.train_seconds / 60:.1f} min",
-            flush=True,
-        )
+        for seed in seeds:
+            with tempfile.TemporaryDirectory(prefix="eval-unet-") as tmp:
+                results.append(evaluate(args.data, width, depth, args.epochs, Path(tmp), seed))
+            result = results[-1]
+            print(
+                f"{result.name}, seed {seed}: defect IoU {result.mean('defect_iou'):.3f}, "
+                f"mIoU {result.mean('mean_iou'):.3f}, Dice {result.mean('dice'):.3f}, "
+                f"found {result.found[0]}/{result.found[1]}, FP {100 * result.free.false_positive_rate:.3f} %, "
+                f"{result.fps[1]:.1f}/{result.fps[2]:.1f} frames/s (1/2 threads), {result.train_seconds / 60:.1f} min",
+                flush=True,
+            )
     table = render(results, split(args.data), args.epochs)
     print(table)
     if args.write_doc:

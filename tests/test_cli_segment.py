@@ -28,6 +28,8 @@ FAST = [
     "8",
     "--depth",
     "2",
+    "--learning-rate",
+    "0.01",
     "--device",
     "cpu",
 ]
