@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,18 @@ def test_crop_must_fit_the_depth() -> None:
     """A crop that is not a multiple of 2**depth is refused up front."""
     with pytest.raises(ValueError, match="multiple of 2\\*\\*depth"):
         UNetTrainConfig(crop=100, depth=4)
+
+
+def test_the_delivered_weights_are_averaged_over_the_end_of_the_run() -> None:
+    """With an averaging window the delivered weights differ from the last ones, which a window
+    of 0 delivers; a window outside [0, 1] is refused."""
+    images, masks = defect_images(4, seed=4)
+    short = UNetTrainConfig(
+        width=4, depth=2, crop=32, epochs=3, crops_per_epoch=16, batch_size=8, device="cpu"
+    )
+    averaged = train_segmentation_model(images, masks, short).module.state_dict()
+    last = train_segmentation_model(images, masks, replace(short, average_window=0.0)).module.state_dict()
+    assert set(averaged) == set(last)
+    assert not torch.equal(averaged["head.weight"], last["head.weight"])
+    with pytest.raises(ValueError, match="average window"):
+        UNetTrainConfig(average_window=1.5)
