@@ -45,7 +45,7 @@ def cut_defects(image: np.ndarray, mask: np.ndarray) -> list[DefectPatch]:
             own, iterations=RING[0]
         )
         pixels = image[rows, cols]
-        background = float(pixels[ring].mean()) if ring.any() else float(pixels[~own].mean(initial=0.0))
+        background = float(pixels[ring].mean()) if ring.any() else float(pixels.mean())
         spread = ndimage.binary_dilation(own, iterations=FEATHER).astype(np.float32)
         alpha = np.maximum(np.clip(ndimage.gaussian_filter(spread, FEATHER_SIGMA), 0.0, 1.0), own)
         patches.append(DefectPatch((pixels - background).astype(np.float32), own, alpha.astype(np.float32)))

@@ -46,3 +46,11 @@ def test_a_patch_larger_than_the_crop_is_not_pasted() -> None:
     crop, crop_mask = np.ones((32, 32), np.float32), np.zeros((32, 32), np.float32)
     pasted, pasted_mask = paste_defect(crop, crop_mask, patch, np.random.default_rng(0))
     assert pasted is crop and pasted_mask is crop_mask
+
+
+def test_a_defect_covering_the_whole_image_is_cut_against_its_own_mean() -> None:
+    """No background ring exists around it: the patch is measured against its own mean instead."""
+    image = np.linspace(0.0, 1.0, 25, dtype=np.float32).reshape(5, 5)
+    (patch,) = cut_defects(image, np.ones((5, 5), dtype=bool))
+    assert np.isclose(patch.deviation.mean(), 0.0, atol=1e-6)
+    assert patch.mask.all()
