@@ -45,8 +45,8 @@ as the image-anomaly section (scripts/eval_unet.py docstring): shots with nearby
 tile and stay on one side. Training through `monitor train unet --images … --masks … --negatives
 <free tiles>` with default settings (free tiles are all-background examples); test through
 `monitor segment`, reading back the 0/255 PNGs it writes. Reproduce:
-`.venv/bin/python scripts/eval_unet.py --write-doc` (`--models 4x4,16x3` adds rows to the
-trade-off table).
+`.venv/bin/python scripts/eval_unet.py --seeds 0,1,2,3 --write-doc` (`--models 4x4,16x3` adds
+rows to the speed table).
 
 Definitions (defect = positive class; `models/defects.py` `MaskCounts`): defect IoU = TP/(TP+FP+FN);
 mIoU = mean of the defect IoU and the background IoU TN/(TN+FP+FN), the two-class mean IoU of the
