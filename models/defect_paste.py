@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-_CONNECTIVITY = np.ones((3, 3), dtype=bool)
+from models.defects import label_defects
+
 MARGIN = 6  # pixels of surrounding cut with a defect: room for the soft edge
 FEATHER = 3  # the blend reaches this many pixels beyond the mask, then fades out
 FEATHER_SIGMA = 1.5
@@ -35,7 +36,7 @@ class DefectPatch:
 
 def cut_defects(image: np.ndarray, mask: np.ndarray) -> list[DefectPatch]:
     """Every connected defect of a (normalised) image [H, W] with its boolean mask, as a patch."""
-    labels, _ = ndimage.label(mask, structure=_CONNECTIVITY)
+    labels, _ = label_defects(mask)
     patches = []
     for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
         rows = slice(max(rows.start - MARGIN, 0), min(rows.stop + MARGIN, image.shape[0]))

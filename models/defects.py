@@ -26,18 +26,24 @@ class DefectSummary:
     boxes: list[tuple[int, int, int, int]]
 
 
+def label_defects(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """The connected defects of a boolean mask [H, W]: a label image (0 background, 1..n) and n."""
+    labels, count = ndimage.label(mask, structure=_CONNECTIVITY)
+    return labels, int(count)
+
+
 def describe_mask(mask: np.ndarray) -> DefectSummary:
     """Summarise a boolean mask [H, W] (any non-zero pixel is defect)."""
     mask = np.asarray(mask) != 0
     if mask.ndim != 2:
         raise ValueError(f"mask must be 2-D [H, W], got shape {list(mask.shape)}")
-    labels, count = ndimage.label(mask, structure=_CONNECTIVITY)
+    labels, count = label_defects(mask)
     boxes = [
         (int(cols.start), int(rows.start), int(cols.stop), int(rows.stop))
         for rows, cols in ndimage.find_objects(labels)
     ]
     area = 100.0 * float(mask.sum()) / max(mask.size, 1)
-    return DefectSummary(area_percent=area, count=int(count), boxes=boxes)
+    return DefectSummary(area_percent=area, count=count, boxes=boxes)
 
 
 @dataclass(frozen=True, slots=True)

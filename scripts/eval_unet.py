@@ -26,9 +26,8 @@ import numpy as np
 import torch
 from eval_image_ae import test_groups, tile_number  # the shared split rule (scripts/ is on sys.path)
 from evalkit import DOC, link_all, run_cli, write_section
-from scipy import ndimage
 
-from models.defects import MaskCounts
+from models.defects import MaskCounts, label_defects
 from models.images import list_images, load_gray
 from models.unet_model import SegmentationModel
 from models.unet_training import UNetTrainConfig, load_mask
@@ -171,7 +170,7 @@ def inference_fps(model_dir: Path, threads: int) -> float:
 
 def defects_found(mask: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
     """How many connected defects of the reference mask the predicted mask touches, and how many there are."""
-    labels, count = ndimage.label(truth, structure=np.ones((3, 3), dtype=bool))
+    labels, count = label_defects(truth)
     return len(np.unique(labels[mask & truth])), count
 
 
