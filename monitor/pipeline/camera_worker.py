@@ -38,7 +38,7 @@ from monitor.ingest.topics import TopicError, parse_frames_topic
 from monitor.metrics import Metrics
 from monitor.pipeline.detector import AssetDetector
 from monitor.settings import CameraSettings, Settings
-from monitor.store.records import AlertState, AssetRecord, DeadLetterRecord, InspectionRecord
+from monitor.store.records import AssetRecord, DeadLetterRecord, InspectionRecord
 from monitor.store.writer import PAYLOAD_HEAD_BYTES, Record, StoreWriter
 
 if TYPE_CHECKING:
@@ -310,7 +310,7 @@ class CameraWorker:
             alert = observation.alert
             if alert is not None:
                 records.append(alert)
-                if alert.state == AlertState.OPEN and alert.opened_at == alert.updated_at:
+                if alert.just_opened:
                     opened += 1
         if opened:
             self.metrics.alerts_opened.inc(opened)

@@ -98,7 +98,7 @@ class AssetState:
     ) -> tuple[str, list[tuple[datetime, tuple[float, ...]]]] | None:
         """The raw readings to store beside the open alert for this scored reading, and its id."""
         kept: tuple[str, list[tuple[datetime, tuple[float, ...]]]] | None = None
-        if alert is not None and alert.state == AlertState.OPEN and alert.opened_at == alert.updated_at:
+        if alert is not None and alert.just_opened:
             self.alert_id, self.alert_kept = alert.id, 0
             kept = (alert.id, list(self.recent))
         if self.alert_id is not None and self.alert_kept < ALERT_OPEN_READINGS:
@@ -336,7 +336,7 @@ class ScoringWorker:
                 alert = observation.alert
                 if alert is not None:
                     records.append(alert)
-                    if alert.state == AlertState.OPEN and alert.opened_at == alert.updated_at:
+                    if alert.just_opened:
                         opened += 1
                 if (keep := state.keep_for_alert(alert, reading)) is not None:
                     kept.setdefault(keep[0], []).extend(

@@ -82,6 +82,11 @@ class AlertRecord:
     resolved_at: datetime | None = None
     in_maintenance: bool = False
 
+    @property
+    def just_opened(self) -> bool:
+        """This record is the alert's opening (not a later update of an open alert)."""
+        return self.state == AlertState.OPEN and self.opened_at == self.updated_at
+
 
 @dataclass(slots=True)
 class AlertReadingsRecord:
