@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,6 +134,21 @@ def test_low_resolution_camera_is_upscaled_before_scoring(
     from PIL import Image
 
     assert Image.open(row.image_path).size == (SIZE, SIZE)
+
+
+def test_a_stopped_worker_leaves_no_thread_and_scores_again_after_a_restart(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """stop() ends the worker and its U-Net thread; start() again scores frames with a fresh one."""
+    worker = worker_for(make_settings(tmp_path, database_url), writer)
+    before = set(threading.enumerate())
+    for round_ in range(2):
+        worker.start()
+        worker.put(TOPIC, encode_png(make_frame(round_, SIZE).image), time.time(), {"frame_id": f"r{round_}"})
+        assert worker.stop(10)  # scores what is waiting, then ends
+        assert set(threading.enumerate()) <= before
+        assert writer.flush(10)
+        assert count(database_url, "inspections") == round_ + 1
 
 
 def test_frames_without_models_or_camera_config_are_dead_letters(

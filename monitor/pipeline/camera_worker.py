@@ -112,7 +112,7 @@ class CameraWorker:
         self._requests_lock = threading.Lock()
         self._model_requests: list[tuple[str, str, CameraModel]] = []
         self._recalibrate = False
-        self._segmenter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="camera-segment")
+        self._segmenter = _segment_thread()
         self.camera_metrics.backlog.set_function(self.backlog)
 
     # -- network thread -------------------------------------------------------------------------
@@ -165,8 +165,10 @@ class CameraWorker:
 
     # -- thread ---------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start (or, from the watchdog, restart) the worker thread."""
+        """Start (or, from the watchdog, restart) the worker thread, with a fresh U-Net thread."""
         self.stop_event.clear()
+        self._segmenter.shutdown(wait=False)  # idle: the worker thread that used it has ended
+        self._segmenter = _segment_thread()
         self.thread = threading.Thread(target=self.run, name="camera-worker", daemon=True)
         self.thread.start()
 
@@ -179,7 +181,10 @@ class CameraWorker:
         self._wake.set()
         if self.thread is not None:
             self.thread.join(timeout)
-        return not self.alive()
+        if self.alive():
+            return False
+        self._segmenter.shutdown()  # idle now: returns as soon as its thread has ended
+        return True
 
     def run(self) -> None:
         """The loop: one batch per camera in turn; an unexpected error ends it (the watchdog restarts)."""
@@ -392,3 +397,8 @@ def _take(queue: deque[FrameMessage], limit: int) -> list[FrameMessage]:
         except IndexError:
             break
     return taken
+
+
+def _segment_thread() -> ThreadPoolExecutor:
+    """The one thread that runs a batch's U-Net beside the anomaly model (see `_score`)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="camera-segment")
