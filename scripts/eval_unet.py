@@ -10,15 +10,18 @@ test group when the first byte of sha1("tile-<first N>") is odd. Training: blowh
 their masks, and free tiles as all-background examples, of the training groups. Test: blowhole
 and free tiles of the test groups.
 
-Usage: .venv/bin/python scripts/eval_unet.py [--data DIR] [--models 8x4,4x4] [--seeds 0,1] [--epochs N] [--write-doc]
+Usage: .venv/bin/python scripts/eval_unet.py [--data DIR] [--models 8x4,4x4] [--seeds 0,1] [--epochs N]
+       [--jobs N] [--write-doc]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,6 +233,11 @@ def evaluate(data: Path, width: int, depth: int, epochs: int, work: Path, seed: 
     )
 
 
+def _evaluate_in_tmp(data: Path, width: int, depth: int, epochs: int, seed: int) -> Result:
+    with tempfile.TemporaryDirectory(prefix="eval-unet-") as tmp:
+        return evaluate(data, width, depth, epochs, Path(tmp), seed)
+
+
 def render(results: list[Result], parts: dict[str, list[Path]], epochs: int) -> str:
     defaults = [result for result in results if result.name == results[0].name]
     lines = [
@@ -287,25 +295,28 @@ def main() -> int:
     parser.add_argument("--models", default="", help="extra WIDTHxDEPTH models to compare, e.g. 4x4,16x3")
     parser.add_argument("--seeds", default="0,1", help="training seeds of each model (default 0,1)")
     parser.add_argument("--epochs", type=int, default=UNetTrainConfig().epochs)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for training (shared CPU)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of each run (shared CPU)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs (model, seed) at a time, one process each")
     parser.add_argument("--write-doc", action="store_true", help=f"replace '{SECTION}' in {DOC}")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     defaults = UNetTrainConfig()
     shapes = [(defaults.width, defaults.depth)]
     shapes += [(int(w), int(d)) for w, d in (item.split("x") for item in args.models.split(",") if item)]
     seeds = [int(seed) for seed in args.seeds.split(",")]
-    results = []
-    for width, depth in shapes:
-        for seed in seeds:
-            with tempfile.TemporaryDirectory(prefix="eval-unet-") as tmp:
-                results.append(evaluate(args.data, width, depth, args.epochs, Path(tmp), seed))
-            result = results[-1]
+    runs = [(args.data, width, depth, args.epochs, seed) for width, depth in shapes for seed in seeds]
+    spawn = multiprocessing.get_context("spawn")  # a fresh torch per process, no forked thread pools
+    with ProcessPoolExecutor(
+        args.jobs, spawn, initializer=torch.set_num_threads, initargs=(args.threads,)
+    ) as pool:
+        results = []
+        for result in pool.map(_evaluate_in_tmp, *zip(*runs, strict=True)):  # in order, as they finish
+            results.append(result)
             print(
-                f"{result.name}, seed {seed}: defect IoU {result.mean('defect_iou'):.3f}, "
+                f"{result.name}, seed {result.seed}: defect IoU {result.mean('defect_iou'):.3f}, "
                 f"mIoU {result.mean('mean_iou'):.3f}, Dice {result.mean('dice'):.3f}, "
                 f"found {result.found[0]}/{result.found[1]}, FP {100 * result.free.false_positive_rate:.3f} %, "
-                f"{result.fps[1]:.1f}/{result.fps[2]:.1f} frames/s (1/2 threads), {result.train_seconds / 60:.1f} min",
+                f"{result.fps[1]:.1f}/{result.fps[2]:.1f} frames/s (1/2 threads), "
+                f"{result.train_seconds / 60:.1f} min",
                 flush=True,
             )
     table = render(results, split(args.data), args.epochs)
