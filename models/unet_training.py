@@ -42,12 +42,12 @@ class UNetTrainConfig:
     width: int = 8
     depth: int = 4
     crop: int = 128
-    epochs: int = 30
+    epochs: int = 60
     crops_per_epoch: int = 512
     batch_size: int = 16
     learning_rate: float = 3e-3
     defect_crop_fraction: float = 0.5
-    paste_fraction: float = 0.3  # share of crops that get a defect cut from a training image pasted in
+    paste_fraction: float = 0.5  # share of crops that get a defect cut from a training image pasted in
     scale_jitter: float = 1.35  # crops are drawn at a random scale between 1/x and x
     contrast_jitter: float = 0.2  # random gain exp(±x) and offset ±x on the standardised crop
     dice_weight: float = 1.0
