@@ -268,7 +268,7 @@ def train_segmentation_model(
 
 def _weight_average(module: UNet, config: UNetTrainConfig) -> AveragedModel | None:
     """An exponential moving average of the weights whose time constant is `average_window` of all
-    optimiser steps (about 0.995 per step for the defaults), or None when the window is under a step."""
+    optimiser steps (about 0.997 per step for the defaults), or None when the window is under a step."""
     steps = config.epochs * math.ceil(config.crops_per_epoch / config.batch_size)
     window = config.average_window * steps
     if window <= 1.0:
