@@ -26,6 +26,7 @@ KIND = "image-ae"
 CARD_FORMAT = 2  # 2: autoencoder + discriminative head (format 1 held the autoencoder alone)
 SCORE_BATCH = 16  # images per forward pass: bounds memory when a whole folder is scored
 NORMALISED_STD = 0.15
+MIRRORS = ((), (-1,), (-2,), (-2, -1))  # flip_average: as is, left-right, upside down, both
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +41,17 @@ class ScoringConfig:
     this share of the highest heatmap pixels; the default (one pixel) is DRAEM's max.
     `normalise`: each image is standardised to mean 0.5 and std NORMALISED_STD, so that lighting
     runs of different brightness and gain look alike, and SSIM sees the texture of dark images.
+    `flip_average`: the anomaly map is the mean over the image and its three mirror images, which
+    evens out the head's orientation-dependent false peaks on normal texture (image AUROC on the
+    magnetic tiles 0.953 against 0.917 over four seeds) at four times the cost; off by default
+    because two CPU cores then no longer score 25 frames/s beside the U-Net (docs/evaluation.md).
     """
 
     size: int = 128
     normalise: bool = True
     smooth_sigma: float = 0.5
     top_fraction: float = 1e-9
+    flip_average: bool = False
 
     def __post_init__(self) -> None:
         if self.size < 16:
@@ -127,11 +133,19 @@ class ImageAnomalyModel:
         """Smoothed anomaly probabilities [B, 1, h, w] of a working-resolution batch [B, 1, h, w]."""
         with torch.inference_mode():
             x = batch.to(self.device)
-            padded, (height, width) = pad_to_multiple(x, self.module.config.stride)
-            with autocast(self.device):
-                _, logits = self.module(padded.contiguous(memory_format=torch.channels_last))
-            probabilities = torch.sigmoid(logits.float()[..., :height, :width])
+            if self.scoring.flip_average:
+                mirrored = [self._probabilities(x.flip(dims)).flip(dims) for dims in MIRRORS]
+                probabilities = torch.stack(mirrored).mean(dim=0)
+            else:
+                probabilities = self._probabilities(x)
             return blur(probabilities.contiguous(), self.scoring.smooth_sigma)
+
+    def _probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's anomaly probabilities [B, 1, h, w] of a working-resolution batch."""
+        padded, (height, width) = pad_to_multiple(x, self.module.config.stride)
+        with autocast(self.device):
+            _, logits = self.module(padded.contiguous(memory_format=torch.channels_last))
+        return torch.sigmoid(logits.float()[..., :height, :width])
 
     def image_scores(self, maps: torch.Tensor) -> torch.Tensor:
         """Mean of the top `top_fraction` of each heatmap's pixels, [B]."""

@@ -2,8 +2,10 @@
 inspection-safe augmentation get synthetic anomalies pasted into about half of them
 (`models/synthetic_anomalies.py`); the autoencoder learns to give back the clean crop (SSIM + L1
 loss), the head to find the pasted pixels (focal loss). The best epoch is chosen on held-out whole
-images with a fixed set of pasted anomalies, and a checkpoint after every epoch lets an interrupted
-run resume where it stopped.
+images with a fixed set of pasted anomalies; what is judged and delivered is the average of the
+weights over the last tenth of the steps so far (`weight_average`), which raised the mean image
+AUROC over four seeds on the magnetic tiles from 0.901 to 0.917 (docs/evaluation.md). A checkpoint after
+every epoch lets an interrupted run resume where it stopped.
 
 Augmentation of the normal crops is limited to what a camera really varies: flips (tiles have no
 preferred orientation), position (random crops), brightness and contrast; everything defect-like
@@ -15,7 +17,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -26,7 +28,14 @@ from models.image_ae import ImageAEConfig, ImageAnomalyNet, focal_loss, reconstr
 from models.image_ae_model import ImageAnomalyModel, ScoringConfig, to_working
 from models.images import pad_to_multiple
 from models.synthetic_anomalies import add_anomalies
-from models.training import EpochReport, ProgressCallback, autocast, resolve_device, seed_everything
+from models.training import (
+    EpochReport,
+    ProgressCallback,
+    autocast,
+    resolve_device,
+    seed_everything,
+    weight_average,
+)
 
 BRIGHTNESS_JITTER = 0.08  # added to every pixel, in [0, 1] units
 CONTRAST_JITTER = 0.15  # relative gain around the patch mean
@@ -42,7 +51,9 @@ class ImageTrainConfig:
     `patch` = the default working size: crops are (nearly) whole images, so the head learns part
     edges and crop borders in their context instead of meeting them first at scoring time. Small
     batches: on a CPU the cost is per image, so batch 8 gives four times the optimiser steps of 32
-    for the same training time (measured: it converges much faster in 30 epochs).
+    for the same training time (measured: it converges much faster in 30 epochs). `average_window`:
+    the share of the steps so far that the judged and delivered weights are averaged over (0: the
+    last weights).
     """
 
     architecture: ImageAEConfig = field(default_factory=ImageAEConfig)
@@ -55,6 +66,7 @@ class ImageTrainConfig:
     patch: int = 128
     patches_per_image: int = 4
     val_fraction: float = 0.15
+    average_window: float = 0.1
     seed: int = 0
     device: str = "auto"
 
@@ -65,6 +77,8 @@ class ImageTrainConfig:
             raise ValueError(f"patch must be a multiple of the model stride {self.architecture.stride}")
         if not 0.0 <= self.ssim_weight <= 1.0:
             raise ValueError("ssim_weight must lie in [0, 1]")
+        if not 0.0 <= self.average_window <= 1.0:
+            raise ValueError(f"average_window must lie in [0, 1], got {self.average_window}")
 
     def identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed (everything but the epoch budget and device)."""
@@ -183,6 +197,9 @@ def train_image_ae(
 
     module = ImageAnomalyNet(config.architecture).to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimiser = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
+    average = weight_average(module, config.average_window)
+    # the weights that are validated and delivered
+    judged = module if average is None else cast(ImageAnomalyNet, average.module)
     use_scaler = device.type == "cuda" and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     best_loss, best_epoch, best_state = float("inf"), 0, copy.deepcopy(module.state_dict())
@@ -196,6 +213,8 @@ def train_image_ae(
                 "delete it or use another output folder"
             )
         module.load_state_dict(states["module"])
+        if average is not None:
+            average.load_state_dict(states["average"])
         optimiser.load_state_dict(states["optimiser"])
         best_state = states["best"]
         best_loss, best_epoch = float(states["extra"]["best_loss"]), int(states["extra"]["best_epoch"])
@@ -221,12 +240,14 @@ def train_image_ae(
             scaler.scale(loss).backward()
             scaler.step(optimiser)
             scaler.update()
+            if average is not None:
+                average.update_parameters(module)
             train_sum += float(loss.detach()) * len(clean)
-        val_loss = _val_loss(module, val_cases, config, device)
+        val_loss = _val_loss(judged, val_cases, config, device)
         improved = val_loss < best_loss
         if improved:
             best_loss, best_epoch = val_loss, epoch
-            best_state = copy.deepcopy(module.state_dict())
+            best_state = copy.deepcopy(judged.state_dict())
         if checkpoint is not None:
             extra = {
                 "identity": config.identity(),
@@ -238,6 +259,7 @@ def train_image_ae(
                 epoch,
                 {
                     "module": module.state_dict(),
+                    "average": average.state_dict() if average is not None else {},
                     "optimiser": optimiser.state_dict(),
                     "best": best_state,
                     "extra": extra,

@@ -12,12 +12,13 @@ import copy
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, TensorDataset
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,34 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager[object]:
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def weight_average(module: nn.Module, window: float) -> AveragedModel | None:
+    """A moving average of the weights (Polyak averaging) over the last `window` share of the steps
+    taken so far, or None for window 0 (the last weights are delivered).
+
+    Call `update_parameters` after every optimiser step. The averaged weights sit in the middle of
+    the region the last steps wander around in, so they depend less on where the final step happened
+    to land: fewer false defect regions for the U-Net, a higher mean image AUROC for the anomaly
+    model (docs/evaluation.md). The window grows with the run instead of being fixed, so a
+    short run is not dragged back to its first, untrained weights, and a resumed or extended run
+    averages exactly as an uninterrupted one.
+    """
+    if window <= 0.0:
+        return None
+
+    @torch.no_grad()
+    def update(
+        averaged: Sequence[torch.Tensor], current: Sequence[torch.Tensor], steps: torch.Tensor | int
+    ) -> None:
+        weight = min(1.0, 1.0 / (window * (float(steps) + 1.0)))
+        for mean, value in zip(averaged, current, strict=True):
+            if mean.is_floating_point():
+                mean.lerp_(value, weight)
+            else:  # counters such as BatchNorm's num_batches_tracked
+                mean.copy_(value)
+
+    return AveragedModel(module, multi_avg_fn=update, use_buffers=True)
 
 
 def _batches(

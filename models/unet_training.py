@@ -9,8 +9,8 @@ crops are drawn at a random scale and contrast, so a defect a little larger, sma
 than the training ones is still one. The Dice term scores the defect class as a whole, so the loss
 cannot be won by predicting background; BCE keeps the per-pixel probabilities calibrated around
 the 0.5 threshold, which holds false positives on defect-free surfaces down. The delivered weights
-are an exponential moving average of the last few epochs' (Polyak averaging), which marked fewer
-false defect regions than the last weights in every run measured. Nothing assumes a defect size.
+are an average over the last fifth of the steps (Polyak averaging, `models/training.py`), which
+marked fewer false defect regions than the last weights in every run measured. Nothing assumes a defect size.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from typing import cast
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from models.checkpoint import Checkpoint
 from models.defect_paste import DefectPatch, cut_defects, paste_defect
 from models.images import list_images, load_gray
-from models.training import autocast, resolve_device, seed_everything
+from models.training import autocast, resolve_device, seed_everything, weight_average
 from models.unet import UNet, UNetConfig
 from models.unet_model import SegmentationModel, normalise
 
@@ -52,7 +52,7 @@ class UNetTrainConfig:
     contrast_jitter: float = 0.2  # random gain exp(±x) and offset ±x on the standardised crop
     dice_weight: float = 1.0
     threshold: float = 0.5
-    average_window: float = 0.2  # delivered weights: EMA over this share of the run's steps (0: the last)
+    average_window: float = 0.2  # delivered weights: averaged over this last share of the steps (0: the last)
     seed: int = 0
     device: str = "auto"
 
@@ -216,7 +216,7 @@ def train_segmentation_model(
     device = resolve_device(config.device)
     architecture = UNetConfig(width=config.width, depth=config.depth)
     module = UNet(architecture).to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    average = _weight_average(module, config)
+    average = weight_average(module, config.average_window)
     optimiser = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     use_scaler = device.type == "cuda" and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
@@ -264,16 +264,6 @@ def train_segmentation_model(
     }
     delivered = cast(UNet, average.module) if average is not None else module
     return SegmentationModel(delivered.cpu(), config.threshold, card, device=device.type)
-
-
-def _weight_average(module: UNet, config: UNetTrainConfig) -> AveragedModel | None:
-    """An exponential moving average of the weights whose time constant is `average_window` of all
-    optimiser steps (about 0.997 per step for the defaults), or None when the window is under a step."""
-    steps = config.epochs * math.ceil(config.crops_per_epoch / config.batch_size)
-    window = config.average_window * steps
-    if window <= 1.0:
-        return None
-    return AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(1.0 - 1.0 / window), use_buffers=True)
 
 
 def _resume_key(config: UNetTrainConfig) -> dict[str, float | int]:

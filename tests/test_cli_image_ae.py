@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,27 @@ def test_train_then_score_writes_file_score_anomaly(
         rows = list(csv.DictReader(handle))
     assert [row["file"] for row in rows] == ["img_00.png", "img_01.png", "img_02.png"]
     assert all(float(row["score"]) >= 0 and row["anomaly"] in ("0", "1") for row in rows)
+
+
+def test_flip_average_is_stored_in_the_card_and_used_when_scoring(tmp_path: Path) -> None:
+    """`--flip-average` reaches the card, so `monitor score image-ae` (and a camera) score with it:
+    an image and its mirror image get the same score."""
+    images = write_textures(tmp_path / "normal", 5, seed=0)
+    model = tmp_path / "model"
+    argv = ["train", "image-ae", "--images", str(images), "--out", str(model), "--size", "64"]
+    assert main([*argv, "--epochs", "2", "--device", "cpu", "--flip-average"]) == 0
+    card = json.loads((model / "card.json").read_text())
+    assert card["scoring"]["flip_average"] is True
+
+    to_score = write_textures(tmp_path / "new", 1, seed=1)
+    save_png(to_score / "img_01.png", load_gray(to_score / "img_00.png")[::-1, :])
+    out = tmp_path / "scores.csv"
+    assert (
+        main(["score", "image-ae", "--model", str(model), "--images", str(to_score), "--out", str(out)]) == 0
+    )
+    with out.open() as handle:
+        first, mirrored = (float(row["score"]) for row in csv.DictReader(handle))
+    assert first == pytest.approx(mirrored, rel=1e-4)
 
 
 def test_rerun_resumes_from_the_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

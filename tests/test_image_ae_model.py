@@ -4,6 +4,7 @@ trained one."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,30 @@ def test_injected_blob_scores_higher_and_peaks_at_the_blob(trained: ImageAnomaly
     assert scores[-1] > scores[:-1].max()
     peak = np.unravel_index(np.argmax(heatmaps[-1]), heatmaps[-1].shape)
     assert abs(peak[0] - BLOB[0]) <= 6 and abs(peak[1] - BLOB[1]) <= 6  # on the blob (radius 4) or its rim
+
+
+def test_flip_averaging_scores_a_mirror_image_alike_and_still_finds_the_blob(
+    trained: ImageAnomalyModel,
+) -> None:
+    """With `flip_average` a part photographed the other way round gets the same score and the
+    mirrored heatmap (without it the head's answer depends on the orientation), and the blob
+    still scores above clean images and peaks where it is."""
+    plain = trained.scoring
+    defect = with_blob(texture(200))
+    mirrored = defect[:, ::-1].copy()
+    clean = [texture(seed) for seed in range(100, 106)]
+    unaveraged, _ = trained.score_images([defect, mirrored])
+    trained.scoring = replace(plain, flip_average=True)
+    try:
+        scores, heatmaps = trained.score_images([defect, mirrored, *clean])
+    finally:
+        trained.scoring = plain
+    assert unaveraged[0] != unaveraged[1]
+    assert scores[0] == pytest.approx(scores[1], rel=1e-5)
+    np.testing.assert_allclose(heatmaps[1], heatmaps[0][:, ::-1], atol=1e-5)
+    assert scores[0] > scores[2:].max()
+    peak = np.unravel_index(np.argmax(heatmaps[0]), heatmaps[0].shape)
+    assert abs(peak[0] - BLOB[0]) <= 6 and abs(peak[1] - BLOB[1]) <= 6
 
 
 def test_heatmaps_have_each_input_size(trained: ImageAnomalyModel) -> None:

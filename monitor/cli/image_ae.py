@@ -39,6 +39,11 @@ def register(subparsers: Subparsers) -> None:
         default=defaults.scoring.size,
         help=f"longer image side in working pixels (default {defaults.scoring.size})",
     )
+    train.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="score each image as the mean over it and its mirror images: more accurate, 4x the cost",
+    )
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: models.device")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument("--config", type=Path, help="config file (models, thresholds)")
@@ -74,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
         raise UsageError("--epochs must be at least 1 and --size at least 16")
     paths = _images(args.images)
     config = ImageTrainConfig(
-        scoring=replace(ScoringConfig(), size=args.size),
+        scoring=replace(ScoringConfig(), size=args.size, flip_average=args.flip_average),
         epochs=args.epochs,
         seed=args.seed,
         device=args.device or settings.models.device,
