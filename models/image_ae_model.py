@@ -43,7 +43,7 @@ class ScoringConfig:
     runs of different brightness and gain look alike, and SSIM sees the texture of dark images.
     `flip_average`: the anomaly map is the mean over the image and its three mirror images, which
     evens out the head's orientation-dependent false peaks on normal texture (image AUROC on the
-    magnetic tiles 0.953 against 0.917 over four seeds) at four times the cost; off by default
+    magnetic tiles 0.953 against 0.917 over four seeds) at 3.6 times the cost; off by default
     because two CPU cores then no longer score 25 frames/s beside the U-Net (docs/evaluation.md).
     """
 

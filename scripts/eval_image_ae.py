@@ -64,7 +64,7 @@ averaged over the last tenth of the steps so far. No real defect image or mask i
 Heatmap: the head's anomaly probability, Gaussian-smoothed (σ 0.5 px); score: its maximum."""
 NOTES = """**Result: mean over four training seeds 0.917 against the 0.90 target; three of the four runs
 reach it on their own (0.919 / 0.951 / 0.933 / 0.867 with seeds 0-3). Scored with `--flip-average`
-the same models all reach it (0.978 / 0.955 / 0.969 / 0.910, mean 0.953), at four times the
+the same models all reach it (0.978 / 0.955 / 0.969 / 0.910, mean 0.953), at 3.6 times the
 scoring cost.** Up from 0.901 for the previous defaults (last weights of the best epoch), 0.51-0.56
 for the pixel autoencoder alone and 0.58-0.68 for the random-feature kNN yardstick
 (`scripts/eval_image_features.py`). The heatmap's maximum lies on or next to the blowhole
@@ -84,12 +84,13 @@ thread each, same split; the flip rows score the shipped runs' models; image AUR
 
 - **Weight averaging** (Polyak; the U-Net delivers averaged weights too) raised three seeds by
   0.026-0.038 and lowered seed 3 by 0.031: a gain of the mean (+0.016) at no cost, not a smaller
-  spread. A fixed rate (0.99 per step) dragged short runs back towards their untrained first
-  weights (the 8-epoch model of `tests/test_image_ae_model.py` no longer told a blob from clean
-  texture: 0.146 against 0.149) and would change when a resumed run is given more epochs; a window
+  spread. A fixed time constant drags short runs back towards their untrained first weights (with
+  three epochs, the 8-epoch model of `tests/test_image_ae_model.py` no longer told a blob from clean
+  texture: 0.146 against 0.149), and one set as a share of the epoch budget would change when a
+  resumed run is given more epochs; a window
   that grows with the run (`models/training.py: weight_average`) scores as the fixed rate here and
   leaves short runs alone (the same test model: 1.0 against 0.196).
-- **Flip averaging** gains on every seed (+0.005 to +0.059) and lifts the weakest run above the
+- **Flip averaging** gains on every seed (+0.004 to +0.059) and lifts the weakest run above the
   target: the head's strongest false peaks on normal tiles depend on the tile's orientation, a
   blowhole's do not, so the mean over the mirror images keeps the defects and evens out the rest.
   It is an option, not the default: four passes of the anomaly model (the flip-averaged speed in
