@@ -157,7 +157,9 @@ are probabilities, at most 1.
 (inference runs `channels_last` and no longer computes the SSIM map). `monitor bench vision`
 (docs/benchmarks.md, whole camera pipeline with the U-Net): 24.2 and 24.8 frames/s while the U-Net
 ran after the anomaly model; the camera worker now runs the U-Net on a second thread beside it
-(one intra-op thread each, both cores): 34.2 frames/s at 256x256 and 31.2 with x4 SR, target 25."""
+(one intra-op thread each, both cores): 34.5 frames/s at 256x256 and 26.7 with x4 SR (31.2 in
+the previous run; the unchanged super-resolution step measured slower all through this session),
+target 25."""
 
 
 def tile_number(path: Path) -> int:

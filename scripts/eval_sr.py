@@ -71,11 +71,13 @@ Reading the numbers:
   gains about +0.09 dB and its SSIM is higher than bicubic's: the SSIM target is met and the PSNR
   target is not.
 - **Downstream.** The U-Net (the segmentation section's defaults, seed 0) keeps its mIoU on x4
-  GAN-upscaled low-resolution frames: 0.791 there, 0.801 on the originals and 0.790 on
-  bicubic-upscaled frames. The previous U-Net defaults (30 epochs, copy-paste into 30 % of the
-  crops) gave 0.807, 0.798 and 0.812: then the upscaled frames scored a little higher than the
-  originals, now a little lower, both well within the 0.05 allowed: the 5-15 px blowholes survive a
-  1/4-scale frame (defect IoU 0.582 on GAN x4 against 0.602 on the originals).
+  GAN-upscaled low-resolution frames: 0.772 there, 0.787 on the originals and 0.773 on
+  bicubic-upscaled frames. Earlier U-Net defaults gave 0.791 / 0.801 / 0.790 (fixed-rate weight
+  average) and 0.807 / 0.798 / 0.812 (30 epochs, copy-paste into 30 % of the crops): the upscaled
+  frames score within 0.02 of the originals either way, well within the 0.05 allowed; the 5-15 px
+  blowholes survive a 1/4-scale frame (defect IoU 0.546 on GAN x4 against 0.574 on the originals).
+- **Latency** was taken while another evaluation trained on the second core (4.6 ms median here,
+  2.5 ms on an idle machine in the previous run); both are far inside the 20 ms budget.
 """
 
 
