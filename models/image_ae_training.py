@@ -4,8 +4,8 @@ inspection-safe augmentation get synthetic anomalies pasted into about half of t
 loss), the head to find the pasted pixels (focal loss). The best epoch is chosen on held-out whole
 images with a fixed set of pasted anomalies; what is judged and delivered is the average of the
 weights over the last tenth of the steps so far (`weight_average`), which raised the mean image
-AUROC over four seeds on the magnetic tiles from 0.901 to 0.917 (docs/evaluation.md). A checkpoint after
-every epoch lets an interrupted run resume where it stopped.
+AUROC over four seeds on the magnetic tiles from 0.901 to 0.917 (docs/evaluation.md). A
+checkpoint after every epoch lets an interrupted run resume where it stopped.
 
 Augmentation of the normal crops is limited to what a camera really varies: flips (tiles have no
 preferred orientation), position (random crops), brightness and contrast; everything defect-like

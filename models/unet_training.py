@@ -10,7 +10,8 @@ than the training ones is still one. The Dice term scores the defect class as a 
 cannot be won by predicting background; BCE keeps the per-pixel probabilities calibrated around
 the 0.5 threshold, which holds false positives on defect-free surfaces down. The delivered weights
 are an average over the last fifth of the steps (Polyak averaging, `models/training.py`), which
-marked fewer false defect regions than the last weights in every run measured. Nothing assumes a defect size.
+marked fewer false defect regions than the last weights in every run measured. Nothing assumes a
+defect size.
 """
 
 from __future__ import annotations
