@@ -87,9 +87,9 @@ thread each, same split; the flip rows score the shipped runs' models; image AUR
   spread. A fixed time constant drags short runs back towards their untrained first weights (with
   three epochs, the 8-epoch model of `tests/test_image_ae_model.py` no longer told a blob from clean
   texture: 0.146 against 0.149), and one set as a share of the epoch budget would change when a
-  resumed run is given more epochs; a window
-  that grows with the run (`models/training.py: weight_average`) scores as the fixed rate here and
-  leaves short runs alone (the same test model: 1.0 against 0.196).
+  resumed run is given more epochs; a window that grows with the run (`models/training.py:
+  weight_average`) scores as the fixed rate here and leaves short runs alone (the same test model:
+  1.0 against 0.196).
 - **Flip averaging** gains on every seed (+0.004 to +0.059) and lifts the weakest run above the
   target: the head's strongest false peaks on normal tiles depend on the tile's orientation, a
   blowhole's do not, so the mean over the mirror images keeps the defects and evens out the rest.
@@ -98,8 +98,8 @@ thread each, same split; the flip rows score the shipped runs' models; image AUR
   `monitor train image-ae --flip-average` records it in the card, so the threshold, the daemon
   and `monitor score image-ae` all use it; worth it on a GPU or for slower cameras.
 
-**How the other defaults were chosen** (exploration runs before weight averaging, seed 0, same split, trained with `train_image_ae`
-on one CPU thread while other jobs shared the 2 cores; AUROC of the max of the head probability
+**How the other defaults were chosen** (exploration runs before weight averaging, seed 0, same
+split, trained with `train_image_ae` on one CPU thread while other jobs shared the 2 cores; AUROC of the max of the head probability
 smoothed by σ, same trained model). Generator v1: foreign texture (another training tile, shifted)
 as a fifth fill, no visibility check; v2: foreign texture turned by 90°, draws changing their mask
 by < 5 grey levels dropped; v3 (shipped): v2 without foreign texture.

@@ -42,7 +42,7 @@ def register(subparsers: Subparsers) -> None:
     train.add_argument(
         "--flip-average",
         action="store_true",
-        help="score each image as the mean over it and its mirror images: more accurate, 4x the cost",
+        help="score each image as the mean over it and its mirror images: more accurate, four passes",
     )
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: models.device")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

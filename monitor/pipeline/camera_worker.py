@@ -167,7 +167,7 @@ class CameraWorker:
     def start(self) -> None:
         """Start (or, from the watchdog, restart) the worker thread, with a fresh U-Net thread."""
         self.stop_event.clear()
-        self._segmenter.shutdown(wait=False)  # its worker thread has ended; its thread follows
+        self._segmenter.shutdown(wait=False)  # idle (the worker that fed it has ended): exits by itself
         self._segmenter = _segment_thread()
         self.thread = threading.Thread(target=self.run, name="camera-worker", daemon=True)
         self.thread.start()
