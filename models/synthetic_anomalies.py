@@ -42,11 +42,13 @@ def _sign(generator: torch.Generator) -> float:
     return 1.0 if float(torch.rand((), generator=generator)) < 0.5 else -1.0
 
 
-def region_mask(height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+def region_mask(
+    height: int, width: int, generator: torch.Generator, area_range: tuple[float, float] = AREA_RANGE
+) -> torch.Tensor:
     """A bool mask [H, W]: the highest `area` share of a smooth random field (one or more blobs).
 
     The field's scale (2 to 16 cells along the longer side) sets how many blobs and how ragged;
-    thresholding at a quantile sets their total area whatever the scale.
+    thresholding at a quantile sets their total area (log-uniform in `area_range`) whatever the scale.
     """
     cells = 2 ** int(torch.randint(1, 5, (), generator=generator))
     field = torch.zeros(1, 1, height, width)
@@ -56,7 +58,7 @@ def region_mask(height: int, width: int, generator: torch.Generator) -> torch.Te
         grid_w = max(2, round(longer * width / max(height, width)) + 1)
         grid = torch.rand(1, 1, grid_h, grid_w, generator=generator)
         field += weight * F.interpolate(grid, size=(height, width), mode="bicubic", align_corners=True)
-    area = math.exp(_uniform(math.log(AREA_RANGE[0]), math.log(AREA_RANGE[1]), generator))
+    area = math.exp(_uniform(math.log(area_range[0]), math.log(area_range[1]), generator))
     keep = max(1, round(area * height * width))
     flat = field.flatten()
     threshold = flat.kthvalue(flat.numel() - keep + 1).values
@@ -115,6 +117,13 @@ def _contrast(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 FILLS: tuple[FillFunction, ...] = (_shift, _noise, _blurred, _contrast)
 
 
+def paste(image: torch.Tensor, mask: torch.Tensor, fill: torch.Tensor, opacity: float) -> torch.Tensor:
+    """`fill` [1, H, W] blended into `image` over the bool `mask` [H, W]: full opacity inside, a soft rim."""
+    hard = mask[None].float()
+    soft = torch.maximum(blur(hard[None], 0.7)[0], hard) * opacity
+    return (image + soft * (fill - image)).clamp_(0.0, 1.0)
+
+
 def add_anomalies(batch: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Paste anomalies into up to half of a batch [B, 1, H, W] in [0, 1] (a third once invisible draws go).
 
@@ -134,11 +143,9 @@ def add_anomalies(batch: torch.Tensor, generator: torch.Generator) -> tuple[torc
             mask = (stroke_mask if stroke else region_mask)(height, width, generator)
             fill = FILLS[int(torch.randint(len(FILLS), (), generator=generator))](altered[index], generator)
             opacity = _uniform(*OPACITY_RANGE, generator)
-            hard = mask[None].float()
-            soft = torch.maximum(blur(hard[None], 0.7)[0], hard) * opacity  # full opacity inside, soft rim
-            pasted = (altered[index] + soft * (fill - altered[index])).clamp_(0.0, 1.0)
+            pasted = paste(altered[index], mask, fill, opacity)
             if float((pasted - altered[index]).abs()[0][mask].mean()) < MIN_VISIBLE:
                 continue
             altered[index] = pasted
-            masks[index] = torch.maximum(masks[index], hard)
+            masks[index] = torch.maximum(masks[index], mask[None].float())
     return altered, masks

@@ -164,14 +164,15 @@ class Result:
         return float(np.mean([getattr(counts, metric) for counts in self.per_image]))
 
 
-def split(data: Path) -> dict[str, list[Path]]:
+def split(data: Path, defect: str = "blowhole") -> dict[str, list[Path]]:
+    """Training and test images of `data/free` and `data/<defect>/images` by tile group."""
     free = list_images(data / "free")
-    blowhole = list_images(data / "blowhole" / "images")
-    test = test_groups(free + blowhole)
+    defective = list_images(data / defect / "images")
+    test = test_groups(free + defective)
     return {
-        "train_defect": [p for p in blowhole if tile_number(p) not in test],
+        "train_defect": [p for p in defective if tile_number(p) not in test],
         "train_free": [p for p in free if tile_number(p) not in test],
-        "test_defect": [p for p in blowhole if tile_number(p) in test],
+        "test_defect": [p for p in defective if tile_number(p) in test],
         "test_free": [p for p in free if tile_number(p) in test],
     }
 
@@ -199,12 +200,15 @@ def defects_found(mask: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
     return len(np.unique(labels[mask & truth])), count
 
 
-def evaluate(data: Path, width: int, depth: int, epochs: int, work: Path, seed: int = 0) -> Result:
-    parts = split(data)
+def evaluate(
+    data: Path, width: int, depth: int, epochs: int, work: Path, seed: int = 0, defect: str = "blowhole"
+) -> Result:
+    """Train through `monitor train unet`, segment the test tiles through `monitor segment`, count."""
+    parts = split(data, defect)
     name = f"width {width}, depth {depth}"
     train_images = link_all(parts["train_defect"], work / "train" / "images")
     train_masks = link_all(
-        [data / "blowhole" / "masks" / f"{p.stem}.png" for p in parts["train_defect"]],
+        [data / defect / "masks" / f"{p.stem}.png" for p in parts["train_defect"]],
         work / "train" / "masks",
     )
     negatives = link_all(parts["train_free"], work / "train" / "free")
@@ -234,7 +238,7 @@ def evaluate(data: Path, width: int, depth: int, epochs: int, work: Path, seed: 
     pairs = [
         (
             load_mask(predicted["test_defect"] / f"{p.stem}.png"),
-            load_mask(data / "blowhole" / "masks" / f"{p.stem}.png"),
+            load_mask(data / defect / "masks" / f"{p.stem}.png"),
         )
         for p in parts["test_defect"]
     ]

@@ -49,6 +49,13 @@ def test_regions_range_from_pits_to_a_large_share_of_the_image() -> None:
     assert min(areas) < 0.01 and max(areas) > 0.15
 
 
+def test_an_area_range_bounds_the_region_size() -> None:
+    """Asked for large areas only (the held-out classes' proxy in scripts/eval_unet_proxy.py), no pits."""
+    generator = torch.Generator().manual_seed(7)
+    areas = [float(region_mask(64, 96, generator, area_range=(0.05, 0.3)).float().mean()) for _ in range(30)]
+    assert min(areas) >= 0.049 and max(areas) <= 0.301
+
+
 def test_strokes_are_thin() -> None:
     """A stroke covers few pixels for its extent: at most 3 px wide."""
     generator = torch.Generator().manual_seed(4)
