@@ -124,6 +124,11 @@ def paste(image: torch.Tensor, mask: torch.Tensor, fill: torch.Tensor, opacity: 
     return (image + soft * (fill - image)).clamp_(0.0, 1.0)
 
 
+def mean_change(before: torch.Tensor, after: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean absolute change of [1, H, W] inside the bool `mask` [H, W]: how visible a paste is."""
+    return float((after - before).abs()[0][mask].mean())
+
+
 def add_anomalies(batch: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Paste anomalies into up to half of a batch [B, 1, H, W] in [0, 1] (a third once invisible draws go).
 
@@ -144,7 +149,7 @@ def add_anomalies(batch: torch.Tensor, generator: torch.Generator) -> tuple[torc
             fill = FILLS[int(torch.randint(len(FILLS), (), generator=generator))](altered[index], generator)
             opacity = _uniform(*OPACITY_RANGE, generator)
             pasted = paste(altered[index], mask, fill, opacity)
-            if float((pasted - altered[index]).abs()[0][mask].mean()) < MIN_VISIBLE:
+            if mean_change(altered[index], pasted, mask) < MIN_VISIBLE:
                 continue
             altered[index] = pasted
             masks[index] = torch.maximum(masks[index], mask[None].float())
