@@ -36,7 +36,7 @@ from monitor.ingest.topics import frames_subscription, sensor_subscription, stat
 from monitor.metrics import Metrics
 from monitor.notify.outbox import OutboxNotifier
 from monitor.notify.senders import build_senders
-from monitor.pipeline.camera_worker import MODEL_KINDS, CameraWorker
+from monitor.pipeline.camera_worker import CameraWorker, model_kinds
 from monitor.pipeline.worker import ScoringWorker, owns_asset
 from monitor.scheduler import MonitorScheduler
 from monitor.settings import Settings
@@ -211,7 +211,10 @@ class Daemon:
         using = self.cameras.model_versions()
         changed = 0
         for entry in entries:
-            if not entry.active or entry.kind not in MODEL_KINDS or entry.asset not in self.settings.cameras:
+            config = self.settings.cameras.get(entry.asset)
+            if not entry.active or config is None or entry.kind not in model_kinds(config):
+                continue
+            if not self.cameras.owns(entry.asset):
                 continue
             if using.get((entry.asset, entry.kind)) == entry.version:
                 continue
@@ -233,29 +236,22 @@ class Daemon:
         return changed
 
     def _load_camera_model(self, kind: str, path: Path) -> CameraModel:
-        """Load (once per directory) an image-ae, unet or sr model; imported here, used only with cameras."""
+        """Load (once per directory) an image-ae, unet or sr model."""
         key = str(path.resolve())
         model = self._camera_models.get(key)
         if model is None:
-            from models.image_ae_model import ImageAnomalyModel
-            from models.sr_model import SuperResolutionModel
-            from models.unet_model import SegmentationModel
-
-            device = self.settings.models.device
-            if kind == "image-ae":
-                model = ImageAnomalyModel.load(path, device)
-            elif kind == "unet":
-                model = SegmentationModel.load(path, device)
-            else:
-                model = SuperResolutionModel.load(path, device)
-            self._camera_models[key] = model
+            loaded = registry.load_model(kind, path, self.settings.models.device)
+            assert not isinstance(loaded, SensorModel), f"{kind} is not a camera model kind"
+            model = self._camera_models[key] = loaded
         return model
 
     def _load_model(self, path: Path) -> SensorModel:
         key = str(path.resolve())
         model = self._models.get(key)
         if model is None:
-            model = self._models[key] = SensorModel.load(path, self.settings.models.device)
+            loaded = registry.load_model("sensor", path, self.settings.models.device)
+            assert isinstance(loaded, SensorModel)
+            model = self._models[key] = loaded
         return model
 
     # -- run in the foreground ------------------------------------------------------------------

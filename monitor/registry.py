@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,7 +22,18 @@ from sqlalchemy.orm import Session
 
 from monitor.store.tables import Asset, ModelVersion
 
+if TYPE_CHECKING:
+    from models.image_ae_model import ImageAnomalyModel
+    from models.sensor_model import SensorModel
+    from models.sr_model import SuperResolutionModel
+    from models.unet_model import SegmentationModel
+
+    LoadedModel = SensorModel | ImageAnomalyModel | SegmentationModel | SuperResolutionModel
+
 Target = Engine | Session
+
+# Registry kind (what `model_versions.kind` and `--kind` say) by the `kind` a model card names.
+KIND_OF_CARD = {"sensor-ae": "sensor", "image-ae": "image-ae", "unet": "unet", "sr": "sr"}
 
 
 class RegistryError(LookupError):
@@ -103,6 +114,30 @@ def register(
         if activate or (activate is None and has_active is None):
             _activate(conn, asset, kind, version)
     return version
+
+
+def load_model(kind: str, directory: Path, device: str = "auto") -> LoadedModel:
+    """Load a registered model directory of a registry kind, checking its card and file hashes.
+
+    The model classes are imported here, so reading the registry (the dashboard does) needs no torch.
+    """
+    if kind == "sensor":
+        from models.sensor_model import SensorModel
+
+        return SensorModel.load(directory, device)
+    if kind == "image-ae":
+        from models.image_ae_model import ImageAnomalyModel
+
+        return ImageAnomalyModel.load(directory, device)
+    if kind == "unet":
+        from models.unet_model import SegmentationModel
+
+        return SegmentationModel.load(directory, device)
+    if kind == "sr":
+        from models.sr_model import SuperResolutionModel
+
+        return SuperResolutionModel.load(directory, device)
+    raise RegistryError(f"unknown model kind {kind!r} (kinds: {', '.join(KIND_OF_CARD.values())})")
 
 
 def _next_version(taken: set[str]) -> str:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from camera_helpers import DEFECTS, SIZE, camera_settings, tiny_camera_models
 from daemon_helpers import count, query
@@ -177,3 +178,88 @@ def test_backlog_drops_the_oldest_frames_and_counts_them(tmp_path: Path, sqlite_
     assert [m[3]["frame_id"] for m in worker._queues["cam1"]] == ["95", "96", "97", "98", "99"]
     writer.close(5)
     engine.dispose()
+
+
+def test_a_frame_the_models_fail_on_is_a_dead_letter_and_its_batch_is_scored(
+    tmp_path: Path, database_url: str, writer: StoreWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the U-Net raises on one frame, that frame is a `scoring_failed` dead letter, the rest are scored."""
+    worker = worker_for(make_settings(tmp_path, database_url), writer)
+    unet = tiny_camera_models().unet
+    segment = unet.segment
+
+    def fails_on_wide_frames(images: list[np.ndarray]) -> list[np.ndarray]:
+        if any(image.shape[1] == 2 * SIZE for image in images):
+            raise RuntimeError("CUDA out of memory")  # what a frame too large for the device gives
+        return segment(images)
+
+    monkeypatch.setattr(unet, "segment", fails_on_wide_frames)
+    wide = np.tile(make_frame(7, SIZE).image, (1, 2))
+    batch = [message(i, encode_png(make_frame(i, SIZE).image)) for i in range(3)]
+    batch.insert(1, message(9, encode_png(wide)))
+    assert worker.process("cam1", batch) == 3
+    assert worker.process("cam1", [message(20, encode_png(make_frame(20, SIZE).image))]) == 1
+    assert writer.flush(10)
+    (dead,) = query(database_url, "SELECT reason FROM dead_letters")
+    assert dead.reason == "scoring_failed: RuntimeError: CUDA out of memory"
+    keys = [row.frame_key for row in query(database_url, "SELECT frame_key FROM inspections ORDER BY ts")]
+    assert keys == ["f0000", "f0001", "f0002", "f0020"]
+
+
+def test_an_unwritable_artifact_folder_keeps_inspections_and_alerts(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """Artifacts that cannot be written (here: the folder is a file) cost the paths, not the rows."""
+    settings = make_settings(tmp_path, database_url)
+    blocked = tmp_path / "artifacts"
+    blocked.write_text("not a folder")
+    worker = worker_for(settings, writer)
+    defective = [message(i, encode_png(make_frame(2000 + i, SIZE, DEFECTS).image)) for i in range(4)]
+    assert worker.process("cam1", defective) == 4
+    assert writer.flush(10)
+    rows = query(database_url, "SELECT anomaly, image_path FROM inspections")
+    assert len(rows) == 4 and any(row.anomaly for row in rows)
+    assert all(row.image_path is None for row in rows)
+    assert count(database_url, "alerts", "asset = 'cam1'") == 1
+    assert worker.camera_metrics.artifact_errors._value.get() >= 1
+
+
+def test_a_camera_configured_without_unet_runs_only_the_anomaly_model(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """`models: [ae]` scores frames without defect area or count, and refuses a U-Net."""
+    worker = CameraWorker(make_settings(tmp_path, database_url, models=["ae"]), writer, Metrics())
+    worker.assign_model("cam1", "image-ae", tiny_camera_models().ae)
+    with pytest.raises(ValueError, match="configured for image-ae models, not 'unet'"):
+        worker.assign_model("cam1", "unet", tiny_camera_models().unet)
+    worker._apply_requests()
+    assert worker.process("cam1", [message(1, encode_png(make_frame(2, SIZE, DEFECTS).image))]) == 1
+    assert writer.flush(10)
+    (row,) = query(database_url, "SELECT defect_area, unet_model_version FROM inspections")
+    assert row.defect_area is None and row.unet_model_version is None
+
+
+def test_workers_split_the_cameras_between_them(tmp_path: Path, sqlite_url: str) -> None:
+    """With worker.count 2 each camera's frames, and each unknown camera's, are kept by one worker;
+    the other counts them as not its own (8 configured + 2 unknown)."""
+    cameras = [f"cam{i}" for i in range(8)]
+    workers = []
+    for index in range(2):
+        settings = Settings(
+            database={"url": sqlite_url},
+            worker={"index": index, "count": 2},
+            cameras={name: camera_settings() for name in cameras},
+        )
+        workers.append(CameraWorker(settings, StoreWriter(create_engine_for(sqlite_url)), Metrics()))
+    for name in [*cameras, "stranger1", "stranger2"]:
+        for worker in workers:
+            worker.put(f"{PREFIX}/site1/{name}/frames", b"frame", time.time(), {})
+    kept = [
+        {name for name in cameras if worker.owns(name) and worker.backlog(name) == 1} for worker in workers
+    ]
+    assert kept[0] | kept[1] == set(cameras) and not kept[0] & kept[1] and kept[0] and kept[1]
+    assert sum(len(worker._unknown) for worker in workers) == 2
+    not_ours = [worker.camera_metrics.not_ours._value.get() for worker in workers]
+    assert sum(not_ours) == 10 and all(worker.dropped == 0 for worker in workers)
+    for worker in workers:
+        worker.writer.close(5)

@@ -17,6 +17,7 @@ from paho.mqtt.properties import Properties
 
 from models.images import encode_png
 from monitor.ingest.topics import frames_topic
+from monitor.pipeline.worker import owns_asset
 from monitor.simulate_frames import make_frame
 
 
@@ -149,3 +150,59 @@ def test_frame_flood_keeps_the_backlog_bounded_and_counts_drops(
     assert highest <= 4
     assert dropped > 0
     assert count(sqlite_url, "inspections") == 150 - dropped
+
+
+def test_a_camera_configured_without_unet_gets_no_defect_figures(
+    tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """`models: [ae]`: the registered U-Net stays unloaded, rows carry a score and no defect area."""
+    settings = _settings(tmp_path, database_url, mqtt_broker, topic_prefix, models=["ae"])
+    install_camera_models(settings, "cam1", tiny_camera_models())
+    publisher = FramePublisher(mqtt_broker)
+    try:
+        with running(settings):
+            topic = frames_topic(topic_prefix, "site1", "cam1")
+            publisher.frame(topic, encode_png(make_frame(5, SIZE, DEFECTS).image), "x1").wait_for_publish(10)
+            assert wait_for(lambda: count(database_url, "inspections") == 1)
+    finally:
+        publisher.close()
+    (row,) = query(database_url, "SELECT score, defect_area, unet_model_version FROM inspections")
+    assert row.score is not None and row.defect_area is None and row.unet_model_version is None
+
+
+def test_two_workers_score_each_camera_on_one_of_them(
+    tmp_path: Path, postgres_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """worker.count 2: every frame is scored once, by the worker that owns its camera."""
+    cameras = ["cam1", "cam2", "cam3", "cam4"]
+    workers = [
+        daemon_settings(
+            tmp_path / f"w{index}",
+            postgres_url,
+            mqtt_broker,
+            topic_prefix,
+            worker={"index": index, "count": 2, "state_dir": tmp_path / f"w{index}" / "state"},
+            cameras={
+                name: camera_settings(artifacts={"directory": tmp_path / "artifacts"}) for name in cameras
+            },
+        )
+        for index in range(2)
+    ]
+    for name in cameras:
+        install_camera_models(workers[0], name, tiny_camera_models())
+    publisher = FramePublisher(mqtt_broker)
+    try:
+        with running(workers[0]) as first, running(workers[1]) as second:
+            for name in cameras:
+                for i in range(3):
+                    image = encode_png(make_frame(100 + i, SIZE).image)
+                    publisher.frame(
+                        frames_topic(topic_prefix, "site1", name), image, f"{name}-{i}"
+                    ).wait_for_publish(10)
+            assert wait_for(lambda: count(postgres_url, "inspections") == 12)
+            time.sleep(0.5)  # a duplicate scoring would show in the counters by now
+            scored = [d.cameras.camera_metrics.scored._value.get() for d in (first, second) if d.cameras]
+    finally:
+        publisher.close()
+    owned = [sum(owns_asset(name, index, 2) for name in cameras) for index in range(2)]
+    assert scored == [3 * n for n in owned] and 0 not in owned

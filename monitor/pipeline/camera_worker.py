@@ -5,14 +5,19 @@ decoding, upscaling and scoring happen on this worker's own thread. Each configu
 bounded backlog (`cameras.<name>.backlog`); when frames arrive faster than they are scored the
 oldest waiting frame is dropped and counted (the newest frame is the one worth looking at), so
 memory stays bounded under any flood. Messages for cameras that are not configured share one small
-bounded queue and end as dead letters.
+bounded queue and end as dead letters. With several workers (`worker.count`), each camera belongs to
+one of them by the same stable hash as sensor assets, so its threshold and alert rule live in one
+place; the others drop its frames at once, uncounted as losses.
 
 Per batch of one camera: decode (undecodable or oversized -> dead letter), optional super-resolution
 upscale, `ImageAnomalyModel.score_images` (score + heatmap) and, at the same time on a second
 thread, `SegmentationModel.segment`; `describe_mask` (defect area, count, boxes), then the camera's
 `AssetDetector` (the same adaptive threshold and alert rule as sensors), artifacts per the camera's
-policy, and one `inspections` row per frame. Like the scoring worker, this thread owns every per-camera state; model swaps and
-recalibration are requests applied between batches.
+policy, and one `inspections` row per frame. A batch the models fail on is scored again frame by
+frame, so one frame they cannot take ends as a `scoring_failed` dead letter and the others are
+scored; a failed artifact write is logged and counted, and the inspection row is kept without paths.
+Like the scoring worker, this thread owns every per-camera state; model swaps and recalibration are
+requests applied between batches.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from monitor.ingest.schemas import InvalidMessage
 from monitor.ingest.topics import TopicError, parse_frames_topic
 from monitor.metrics import Metrics
 from monitor.pipeline.detector import AssetDetector
+from monitor.pipeline.worker import owns_asset
 from monitor.settings import CameraSettings, Settings
 from monitor.store.records import AssetRecord, DeadLetterRecord, InspectionRecord
 from monitor.store.writer import PAYLOAD_HEAD_BYTES, Record, StoreWriter
@@ -50,10 +56,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODEL_KINDS = ("image-ae", "unet", "sr")  # registry kinds of a camera's models
 # What an alert on a camera reports as its "top channels": the defect the U-Net found.
 DEFECT_CHANNELS = ["defect_area_percent", "defect_count"]
 UNKNOWN_BACKLOG = 64  # frames of unconfigured cameras waiting to be dead-lettered
+DETAIL_CHARS = 200  # of an exception's text, in a dead letter's reason
 IDLE_WAIT_S = 0.1
 
 
@@ -70,6 +76,12 @@ class CameraState:
     site: str | None = None
     frames: int = 0  # frames scored since start: the every-Nth artifact policy counts these
     missing_logged: set[str] = field(default_factory=set)
+    artifact_error: str | None = None  # the last artifact write failure, logged once until it changes
+
+
+def model_kinds(config: CameraSettings) -> list[str]:
+    """The registry kinds a camera's config asks for: image-ae always, unet and sr when chosen."""
+    return ["image-ae"] + (["unet"] if "unet" in config.models else []) + (["sr"] if config.upscale else [])
 
 
 class CameraMetrics:
@@ -89,6 +101,12 @@ class CameraMetrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
         self.backlog = Gauge("monitor_frame_backlog", "Frames waiting for the camera worker.", registry=r)
+        self.not_ours = Counter(
+            "monitor_frames_not_ours", "Frames of cameras another worker owns (worker.count > 1).", registry=r
+        )
+        self.artifact_errors = Counter(
+            "monitor_artifact_write_errors", "Artifact files that could not be written.", registry=r
+        )
 
 
 class CameraWorker:
@@ -104,11 +122,11 @@ class CameraWorker:
         self.dropped = 0  # frames dropped by full backlogs (here and in the receiver process)
         self.prefix = settings.mqtt.topic_prefix
         self._queues: dict[str, deque[FrameMessage]] = {
-            name: deque(maxlen=config.backlog) for name, config in settings.cameras.items()
+            name: deque(maxlen=config.backlog) for name, config in settings.cameras.items() if self.owns(name)
         }
         self._unknown: deque[FrameMessage] = deque(maxlen=UNKNOWN_BACKLOG)
         self._wake = threading.Event()
-        self._cameras = {name: CameraState(name, config) for name, config in settings.cameras.items()}
+        self._cameras = {name: CameraState(name, settings.cameras[name]) for name in self._queues}
         self._requests_lock = threading.Lock()
         self._model_requests: list[tuple[str, str, CameraModel]] = []
         self._recalibrate = False
@@ -121,12 +139,19 @@ class CameraWorker:
         parts = topic.split("/")
         queue = self._queues.get(parts[2]) if len(parts) == 4 else None
         if queue is None:
+            if len(parts) == 4 and (parts[2] in self.settings.cameras or not self.owns(parts[2])):
+                self.camera_metrics.not_ours.inc()
+                return
             queue = self._unknown
         if len(queue) == queue.maxlen:
             self.count_dropped(1)
         queue.append((topic, payload, received_at, properties))
         self.camera_metrics.received.inc()
         self._wake.set()
+
+    def owns(self, camera: str) -> bool:
+        """Whether this worker scores (or dead-letters) the camera's frames."""
+        return owns_asset(camera, self.settings.worker.index, self.settings.worker.count)
 
     def count_dropped(self, frames: int) -> None:
         """Frames lost to a full backlog (also called for the receiver process's own buffer)."""
@@ -142,10 +167,13 @@ class CameraWorker:
     # -- requests from other threads, applied between batches -----------------------------------
     def assign_model(self, camera: str, kind: str, model: CameraModel) -> None:
         """Use `model` (kind image-ae, unet or sr) for `camera` from the next batch on."""
-        if kind not in MODEL_KINDS:
-            raise ValueError(f"unknown camera model kind {kind!r} (kinds: {', '.join(MODEL_KINDS)})")
         if camera not in self._cameras:
-            raise ValueError(f"camera {camera!r} is not configured (cameras: {', '.join(self._cameras)})")
+            raise ValueError(
+                f"camera {camera!r} is not one of this worker's (cameras: {', '.join(self._cameras)})"
+            )
+        kinds = model_kinds(self._cameras[camera].config)
+        if kind not in kinds:
+            raise ValueError(f"camera {camera!r} is configured for {', '.join(kinds)} models, not {kind!r}")
         with self._requests_lock:
             self._model_requests.append((camera, kind, model))
 
@@ -220,7 +248,7 @@ class CameraWorker:
                 for message, _ in decoded:
                     self._dead(records, message, reason)
             else:
-                scored = self._score(state, [frame for _, frame in decoded], records)
+                scored = self._score(state, decoded, records)
         self.camera_metrics.latency.observe(time.perf_counter() - started)
         if scored:
             self.camera_metrics.scored.inc(scored)
@@ -253,25 +281,48 @@ class CameraWorker:
 
     def _missing_models(self, state: CameraState) -> str | None:
         """The registry kind a configured camera still lacks (frames then go to dead letters)."""
-        if state.ae is None:
-            return "image-ae"
-        if state.config.upscale is not None and state.sr is None:
-            return "sr"
-        if "unet" in state.config.models and state.unet is None:
-            return "unet"
-        return None
+        present = {"image-ae": state.ae, "unet": state.unet, "sr": state.sr}
+        return next((kind for kind in model_kinds(state.config) if present[kind] is None), None)
 
-    def _score(self, state: CameraState, frames: list[Frame], records: list[Record]) -> int:
-        """Upscale, score, segment; then the detector, artifacts and one inspection row per frame."""
-        assert state.ae is not None and state.detector is not None
+    def _run_models(
+        self, state: CameraState, frames: list[Frame]
+    ) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], list[np.ndarray] | None]:
+        """Upscale, score and segment: the analysed images, scores, heatmaps and masks (or None)."""
+        assert state.ae is not None
         images = [frame.image for frame in frames]
-        if state.config.upscale is not None and state.sr is not None:
+        if state.sr is not None:
             images = state.sr.upscale(images)
         # The U-Net runs on a second thread while the anomaly model runs here: torch releases the GIL
         # in its kernels, so with one intra-op thread each the two models use both cores.
         segmenting = self._segmenter.submit(state.unet.segment, images) if state.unet is not None else None
-        scores, heatmaps = state.ae.score_images(images)
-        masks = segmenting.result() if segmenting is not None else None
+        try:
+            scores, heatmaps = state.ae.score_images(images)
+        finally:
+            masks = segmenting.result() if segmenting is not None else None
+        return images, scores, heatmaps, masks
+
+    def _score(
+        self, state: CameraState, decoded: list[tuple[FrameMessage, Frame]], records: list[Record]
+    ) -> int:
+        """Run the models; then the detector, artifacts and one inspection row per frame.
+
+        A batch the models fail on is retried frame by frame: only the frames that fail alone become
+        `scoring_failed` dead letters, in their order, so the detector still sees time in order.
+        """
+        assert state.ae is not None and state.detector is not None
+        frames = [frame for _, frame in decoded]
+        try:
+            images, scores, heatmaps, masks = self._run_models(state, frames)
+        except Exception as exc:
+            if len(decoded) > 1:
+                return sum(self._score(state, [one], records) for one in decoded)
+            log.warning(
+                "frame could not be scored",
+                extra={"camera": state.name, "frame": frames[0].key, "error": repr(exc)},
+            )
+            detail = f"{type(exc).__name__}: {exc}"[:DETAIL_CHARS]
+            self._dead(records, decoded[0][0], InvalidMessage("scoring_failed", detail))
+            return 0
         policy = state.config.artifacts
         opened = 0
         for i, frame in enumerate(frames):
@@ -284,16 +335,20 @@ class CameraWorker:
             state.frames += 1
             paths = None
             if wanted(policy, observation.anomaly, state.frames):
-                paths = write_artifacts(
-                    policy.directory,
-                    state.name,
-                    frame.key,
-                    frame.ts,
-                    images[i],
-                    heatmaps[i],
-                    masks[i] if masks is not None else None,
-                    summary.boxes if summary is not None else None,
-                )
+                try:
+                    paths = write_artifacts(
+                        policy.directory,
+                        state.name,
+                        frame.key,
+                        frame.ts,
+                        images[i],
+                        heatmaps[i],
+                        masks[i] if masks is not None else None,
+                        summary.boxes if summary is not None else None,
+                    )
+                    state.artifact_error = None
+                except OSError as exc:
+                    self._artifact_failed(state, exc)
             records.append(
                 InspectionRecord(
                     camera=state.name,
@@ -320,6 +375,13 @@ class CameraWorker:
         if opened:
             self.metrics.alerts_opened.inc(opened)
         return len(frames)
+
+    def _artifact_failed(self, state: CameraState, exc: OSError) -> None:
+        """A full or read-only disk must not cost the inspection row: count it, log each new cause once."""
+        self.camera_metrics.artifact_errors.inc()
+        if str(exc) != state.artifact_error:
+            state.artifact_error = str(exc)
+            log.error("cannot write artifacts", extra={"camera": state.name, "error": str(exc)})
 
     def _dead_letter_unknown(self) -> bool:
         """Dead-letter the frames of cameras that are not configured; True when there were any."""
