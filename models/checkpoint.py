@@ -41,7 +41,11 @@ class Checkpoint:
             payload = torch.load(self.path, map_location="cpu", weights_only=True)
             return int(payload["epoch"]), dict(payload["states"])
         except Exception as exc:  # a damaged file raises many types from torch.load; all mean the same
-            raise ValueError(f"{self.path}: unreadable checkpoint ({exc}); delete it to start over") from exc
+            # torch's own text runs over many lines and suggests loading with weights_only=False:
+            # keep it on the chained exception, out of the message shown to users
+            raise ValueError(
+                f"{self.path}: damaged or unreadable checkpoint; delete it to start over"
+            ) from exc
 
     def remove(self) -> None:
         """Delete the checkpoint once training has completed and the model directory is written."""

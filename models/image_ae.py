@@ -48,6 +48,12 @@ class ImageAEConfig:
         """Inputs are padded to a multiple of this (the total downsampling of either network)."""
         return max(2 ** len(self.widths), 2**self.head_depth)
 
+    @property
+    def min_size(self) -> int:
+        """Inputs are padded to at least this: the reflect-padded convolutions at the autoencoder's
+        deepest level (1/2**len(widths)) need two pixels, which a strip 16 pixels high lacks."""
+        return 2 ** (len(self.widths) + 1)
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "widths": list(self.widths)}
 

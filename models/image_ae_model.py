@@ -142,7 +142,7 @@ class ImageAnomalyModel:
 
     def _probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """The head's anomaly probabilities [B, 1, h, w] of a working-resolution batch."""
-        padded, (height, width) = pad_to_multiple(x, self.module.config.stride)
+        padded, (height, width) = pad_to_multiple(x, self.module.config.stride, self.module.config.min_size)
         with autocast(self.device):
             _, logits = self.module(padded.contiguous(memory_format=torch.channels_last))
         return torch.sigmoid(logits.float()[..., :height, :width])

@@ -139,7 +139,7 @@ def _loss(
 ) -> torch.Tensor:
     """Reconstruction of the clean image from the altered one plus the head's focal loss on the masks."""
     height, width = clean.shape[-2:]
-    padded, _ = pad_to_multiple(altered, module.config.stride)
+    padded, _ = pad_to_multiple(altered, module.config.stride, module.config.min_size)
     reconstruction, logits = module(padded.contiguous(memory_format=torch.channels_last))
     reconstruction, logits = reconstruction[..., :height, :width], logits[..., :height, :width]
     return reconstruction_loss(reconstruction.float(), clean, ssim_weight) + focal_loss(logits.float(), masks)

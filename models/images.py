@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+UINT16_MAX = 65535.0
 
 
 def list_images(directory: Path) -> list[Path]:
@@ -30,27 +31,53 @@ def list_images(directory: Path) -> list[Path]:
     return paths
 
 
+class ImageTooLarge(ValueError):
+    """More pixels than the caller allows, found from the image header before any pixel is decoded."""
+
+
 def _to_gray(image: Image.Image) -> np.ndarray:
+    if image.mode.startswith("I"):
+        # 16-bit gray (I;16, I;16B) from industrial mono cameras, or 32-bit integer gray (I):
+        # convert("L") would clip every value above 255 to white, so scale the 16-bit range instead.
+        pixels = np.asarray(image).astype(np.float32)
+        return np.clip(pixels, 0.0, UINT16_MAX) / UINT16_MAX
     return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+def _decode(source: Path | io.BytesIO, label: str, max_pixels: int | None) -> np.ndarray:
+    """Decode to gray; every failure is a ValueError whose message names `label` (the file, or nothing)."""
+    try:
+        with Image.open(source) as image:
+            width, height = image.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageTooLarge(
+                    f"{label}{width}x{height} = {width * height / 1e6:.1f} MP > {max_pixels / 1e6:.1f} MP limit"
+                )
+            image.load()
+            return _to_gray(image)
+    except ImageTooLarge:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"{label}{exc}") from exc
+    except Exception as exc:
+        # Deliberately broad: Pillow reports malformed input not only as OSError or ValueError but
+        # also as SyntaxError ("broken PNG file"), struct.error and others, and any of them escaping
+        # would kill the daemon's camera worker (and its batch) over one bad frame.
+        raise ValueError(f"undecodable image: {label}{str(exc) or type(exc).__name__}") from exc
 
 
 def load_gray(path: Path) -> np.ndarray:
     """A file as float32 [H, W] in [0, 1]; ValueError naming the file when it cannot be decoded."""
-    try:
-        with Image.open(path) as image:
-            return _to_gray(image)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"undecodable image: {path}: {exc}") from exc
+    return _decode(path, f"{path}: ", max_pixels=None)
 
 
-def decode_gray(data: bytes) -> np.ndarray:
-    """Encoded bytes (JPEG, PNG, BMP) as float32 [H, W] in [0, 1]; ValueError when undecodable."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            return _to_gray(image)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ValueError(f"undecodable image: {exc}") from exc
+def decode_gray(data: bytes, max_pixels: int | None = None) -> np.ndarray:
+    """Encoded bytes (JPEG, PNG, BMP) as float32 [H, W] in [0, 1]; ValueError when undecodable.
+
+    With `max_pixels`, a larger image is refused from its header (ImageTooLarge) before its
+    pixels are decoded: a few kilobytes of PNG can expand to gigabytes.
+    """
+    return _decode(io.BytesIO(data), "", max_pixels)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -84,14 +111,18 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
-def pad_to_multiple(batch: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad a batch [B, C, H, W] on the bottom and right so H and W divide by `multiple`.
+def pad_to_multiple(
+    batch: torch.Tensor, multiple: int, minimum: int = 1
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad a batch [B, C, H, W] on the bottom and right so H and W divide by `multiple`
+    and are at least `minimum` (what a network with padded convolutions needs at its deepest level).
 
     Returns the padded batch and the original (h, w), so the output can be cropped back with
     `out[..., :h, :w]`. Reflection rather than zeros: a black border would look like a defect.
     """
     height, width = batch.shape[-2:]
-    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    pad_h = max(height, minimum) + (-max(height, minimum)) % multiple - height
+    pad_w = max(width, minimum) + (-max(width, minimum)) % multiple - width
     if pad_h or pad_w:
         # reflect needs pad < size; replicate covers images smaller than the padding
         mode = "reflect" if pad_h < height and pad_w < width else "replicate"

@@ -311,8 +311,10 @@ def train_sr_model(
         try:
             trainer.restore(states)
         except (KeyError, RuntimeError, ValueError) as exc:
+            # load_state_dict lists every mismatched tensor on lines of its own: keep the headline
+            reason = next(iter(str(exc).splitlines()), type(exc).__name__).rstrip(":")
             raise ValueError(
-                f"{checkpoint.path if checkpoint else ''} was written with other settings ({exc}); "
+                f"{checkpoint.path if checkpoint else ''} was written with other settings ({reason}); "
                 "delete it to start over"
             ) from exc
         first = done + 1

@@ -1,4 +1,5 @@
-"""Operators' actions on alerts: acknowledge and resolve, each one transaction.
+"""Operators' actions on alerts: acknowledge and resolve, each one transaction; and the alerts
+still unresolved, which the daemon resumes at start-up.
 
 The alert row, its audit event (`alert_events`) and the notifications of the change (`outbox`:
 the MQTT alerts topic and the routes) commit together, so what the dashboard shows as done has
@@ -18,12 +19,19 @@ from monitor.ingest.topics import alerts_topic
 from monitor.maintenance import in_maintenance
 from monitor.notify.enqueue import UNKNOWN_SITE, alert_from_row, queue_alert_change
 from monitor.settings import Settings
-from monitor.store.records import AlertState
+from monitor.store.records import AlertRecord, AlertState
 from monitor.store.tables import Alert, AlertEvent, Asset
 
 log = logging.getLogger(__name__)
 
 MONITOR_ACTOR = "monitor"  # the actor of the daemon's own alert events (opened, resolved, escalated)
+
+
+def unresolved_alerts(engine: Engine) -> dict[str, AlertRecord]:
+    """The latest open or acknowledged alert of each asset, for the detectors to carry on."""
+    query = sa.select(Alert).where(Alert.state != AlertState.RESOLVED.value).order_by(Alert.opened_at)
+    with engine.connect() as conn:
+        return {row.asset: alert_from_row(row) for row in conn.execute(query)}
 
 
 class ActionError(Exception):

@@ -83,6 +83,13 @@ class AlertRule:
             return self._resolve(ts)
         return dataclasses.replace(alert) if escalated else None
 
+    def resume(self, alert: AlertRecord) -> None:
+        """Carry on an alert opened before a model swap or a restart: it resolves when the scores
+        fall, instead of staying open for ever beside a second alert for the same condition."""
+        self.current = dataclasses.replace(alert, state=AlertState.OPEN, resolved_at=None)
+        self._recent.clear()
+        self._below = 0
+
     def _open(self, ts: datetime, score: float, threshold: float, contributions: np.ndarray) -> AlertRecord:
         self._below = 0
         self.current = AlertRecord(

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 
 from models.sensor_model import SensorModel
 from monitor import registry
+from monitor.alert_actions import unresolved_alerts
 from monitor.commissioning import Commissioner
 from monitor.comms.mqtt import MqttConnection
 from monitor.comms.receiver import ProcessReceiver, Receiver, ThreadReceiver
@@ -113,6 +114,10 @@ class Daemon:
         if settings.cameras:
             self.cameras = CameraWorker(settings, self.writer, self.metrics)
         restored = self.worker.restore_windows(settings.worker.state_dir, settings.instance)
+        unresolved = unresolved_alerts(engine)
+        self.worker.resume_alerts(unresolved)
+        if self.cameras is not None:
+            self.cameras.resume_alerts(unresolved)
         loaded = self.reload_models()
         self.worker.start()
         if self.cameras is not None:

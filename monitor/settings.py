@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 DEFAULT_CONFIG_PATH = Path("config/monitor.yaml")
 ASSET_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+MAX_FRAME_PIXELS = 4096 * 2048  # 8.4 MP: 5 MP sensors (2448x2048) and 4K UHD (3840x2160) fit
 
 
 class Section(BaseModel):
@@ -342,6 +343,17 @@ class CameraSettings(Section):
         description="Larger frame messages go to dead letters.",
         ge=1024,
         le=256 * 1024 * 1024,
+    )
+    max_frame_pixels: int = Field(
+        MAX_FRAME_PIXELS,
+        title="Max frame pixels",
+        description="Frames with more pixels (width x height, read from the header before decoding) "
+        "go to dead letters as oversized. Bounds memory where max_frame_bytes cannot: a 22 KB PNG can "
+        "hold 4096x4096 pixels, and the U-Net needs about 0.3 GB per megapixel of each frame in a "
+        "batch. The default (4096x2048) admits 5 MP and 4K sensors. With upscale the limit counts the "
+        "upscaled frame: a frame may hold max_frame_pixels / upscale² pixels.",
+        ge=64,
+        le=1 << 26,
     )
     backlog: int = Field(
         16,

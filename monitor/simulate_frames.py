@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -141,6 +142,19 @@ def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
+def new_run_id(now: datetime | None = None) -> str:
+    """What tells one simulator run's frame ids from another's: its UTC start to the second and a
+    random suffix (`20260301T120000-3fa2c1`), so a restarted simulator never reuses a frame id."""
+    started = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{started:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def frame_id(camera: str, run: str, number: int) -> str:
+    """`<camera>-<run>-<number>`: unique across runs, at most 64 + 30 characters (under the daemon's
+    frame-key limit) and only characters that artifact file names keep as they are."""
+    return f"{camera}-{run}-{number:08d}"
+
+
 @dataclass(frozen=True, slots=True)
 class CameraSpec:
     """A simulated camera: its name and the factor it sees below full resolution (1 = full)."""
@@ -160,12 +174,17 @@ def publish_frames(
     defect_probability: float = 0.1,
     seed: int = 0,
     ground_truth: Path | None = None,
+    run: str | None = None,
 ) -> int:
     """Publish one frame per camera per tick as the JSON envelope (works over MQTT 5 and 3.1.1).
 
+    Frame ids carry `run` (default: a new `new_run_id()`): the daemon keys inspections by frame id
+    and keeps the first row, so ids reused by a restarted simulator would drop its frames.
     Ground truth, when asked: `<dir>/<camera>/<frame_id>.png` masks (0/255, at full resolution) and
-    `<dir>/frames.csv` with camera, frame_id, ts, defects. Returns the number of frames published.
+    `<dir>/frames.csv` with camera, frame_id, ts, defects, appended run after run.
+    Returns the number of frames published.
     """
+    run = run or new_run_id()
     rng = np.random.default_rng(seed)
     table = None
     if ground_truth is not None:
@@ -181,19 +200,17 @@ def publish_frames(
                 defects = random_defects(rng, defect_probability)
                 frame = make_frame(int(rng.integers(2**31)), size, defects)
                 image = low_resolution(frame.image, camera.factor) if camera.factor > 1 else frame.image
-                frame_id = f"{camera.name}-{sent:08d}"
+                key = frame_id(camera.name, run, sent)
                 ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
                 envelope = {
                     "ts": ts,
-                    "frame_id": frame_id,
+                    "frame_id": key,
                     "image_b64": base64.b64encode(encode_jpeg(image)).decode(),
                 }
                 client.publish(topic_of(camera.name), json.dumps(envelope).encode(), qos=1)
                 if table is not None and ground_truth is not None:
-                    save_png(
-                        ground_truth / camera.name / f"{frame_id}.png", frame.mask.astype(np.uint8) * 255
-                    )
-                    table.write(f"{camera.name},{frame_id},{ts},{'+'.join(defects)}\n")
+                    save_png(ground_truth / camera.name / f"{key}.png", frame.mask.astype(np.uint8) * 255)
+                    table.write(f"{camera.name},{key},{ts},{'+'.join(defects)}\n")
                 sent += 1
     finally:
         if table is not None:

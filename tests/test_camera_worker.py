@@ -263,3 +263,34 @@ def test_workers_split_the_cameras_between_them(tmp_path: Path, sqlite_url: str)
     assert sum(not_ours) == 10 and all(worker.dropped == 0 for worker in workers)
     for worker in workers:
         worker.writer.close(5)
+
+
+def test_an_open_camera_alert_is_carried_over_a_model_swap(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """A new anomaly model takes the camera's open alert over; normal frames then resolve that alert."""
+    worker = worker_for(make_settings(tmp_path, database_url), writer)
+    defective = [message(i, encode_png(make_frame(2000 + i, SIZE, DEFECTS).image)) for i in range(4)]
+    assert worker.process("cam1", defective) == 4
+    worker.assign_model("cam1", "image-ae", tiny_camera_models().ae)
+    worker._apply_requests()
+    normal = [message(10 + i, encode_png(make_frame(1000 + i, SIZE).image)) for i in range(4)]
+    assert worker.process("cam1", normal) == 4
+    assert writer.flush(10)
+    assert [row.state for row in query(database_url, "SELECT state FROM alerts")] == ["resolved"]
+
+
+def test_the_pixel_limit_counts_the_upscaled_frame(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """With upscale 4, a frame is oversized when 16 times its pixels exceed `max_frame_pixels`."""
+    settings = make_settings(tmp_path, database_url, upscale=4, max_frame_pixels=SIZE * SIZE)
+    worker = worker_for(settings, writer, sr=True)
+    low = low_resolution(make_frame(8, SIZE).image, 4)  # 16x16: 64x64 once upscaled, at the limit
+    assert (
+        worker.process("cam1", [message(1, encode_png(low)), message(2, encode_png(make_frame(9, 32).image))])
+        == 1
+    )
+    assert writer.flush(10)
+    (dead,) = query(database_url, "SELECT reason FROM dead_letters")
+    assert dead.reason.startswith("oversized: 32x32")

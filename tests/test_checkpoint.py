@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_helpers import damage_checkpoint
 
 from models.checkpoint import Checkpoint
 
@@ -45,3 +46,11 @@ def test_corrupt_checkpoint_says_how_to_recover(tmp_path: Path) -> None:
     checkpoint.path.write_bytes(b"truncated")
     with pytest.raises(ValueError, match="delete it to start over"):
         checkpoint.load()
+
+
+def test_a_checkpoint_torch_refuses_is_one_line_without_torch_advice(tmp_path: Path) -> None:
+    """torch's many-line refusal (which suggests weights_only=False) stays on the cause, out of the message."""
+    damage_checkpoint(tmp_path)
+    with pytest.raises(ValueError, match="damaged or unreadable checkpoint; delete it") as raised:
+        Checkpoint.in_folder(tmp_path).load()
+    assert "\n" not in str(raised.value) and "weights_only" not in str(raised.value)

@@ -34,7 +34,10 @@ def test_hash_password_refuses_an_empty_password(
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
     assert main(["dashboard", "hash-password"]) == 2
-    assert capsys.readouterr().err == "monitor dashboard: error: an empty password cannot be hashed\n"
+    assert (
+        capsys.readouterr().err
+        == "monitor dashboard hash-password: error: an empty password cannot be hashed\n"
+    )
 
 
 def test_a_missing_config_is_one_line_and_starts_nothing(

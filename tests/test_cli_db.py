@@ -45,5 +45,7 @@ def test_db_upgrade_unreachable_database_is_one_line(
     assert main(["db", "upgrade"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert err.startswith("monitor db: error: database at postgresql+psycopg://ops:***@127.0.0.1:1/plant:")
+    assert err.startswith(
+        "monitor db upgrade: error: database at postgresql+psycopg://ops:***@127.0.0.1:1/plant:"
+    )
     assert "secret" not in err

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import damage_checkpoint, one_error_line
 
 from models.checkpoint import Checkpoint
 from models.image_ae_model import ScoringConfig
@@ -132,3 +133,26 @@ def test_card_threshold_of_probability_scores_stays_reachable() -> None:
     assert calibration["method"] == "quantile"
     assert calibration["value"] == pytest.approx(np.quantile(scores, 0.99))
     assert calibration["value"] < scores.max()
+
+
+def test_a_damaged_checkpoint_is_one_line_saying_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint torch cannot read names the file and the way out, not torch's many-line text."""
+    images = write_textures(tmp_path / "normal", 2, seed=0)
+    damaged = damage_checkpoint(tmp_path / "model")
+    argv = ["train", "image-ae", "--images", str(images), "--out", str(tmp_path / "model"), "--size", "32"]
+    assert main([*argv, "--epochs", "1", "--device", "cpu"]) == 2
+    line = one_error_line(capsys, "train image-ae")
+    assert damaged in line and "delete it to start over or choose another --out" in line
+
+
+def test_scores_into_a_folder_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An --out that is a folder is refused before scoring, naming the file it wants, not an IsADirectoryError."""
+    images = write_textures(tmp_path / "normal", 3, seed=0, size=32)
+    argv = ["train", "image-ae", "--images", str(images), "--out", str(tmp_path / "model"), "--size", "32"]
+    assert main([*argv, "--epochs", "1", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    argv = ["score", "image-ae", "--model", str(tmp_path / "model"), "--images", str(images)]
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    assert f"{tmp_path}: is a folder" in one_error_line(capsys, "score image-ae")

@@ -65,7 +65,7 @@ def test_models_activate_unknown_names_fail_in_one_line(
     assert main(["models", "activate", "--asset", asset, "--version", version]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert err.startswith("monitor models: error: ")
+    assert err.startswith("monitor models activate: error: ")
     assert re.search(message, err)
 
 

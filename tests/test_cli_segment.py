@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import damage_checkpoint, one_error_line
 from PIL import Image
 from segmentation_images import write_dataset
 
@@ -163,3 +164,27 @@ def test_segment_errors_are_one_line(
         == 2
     )
     assert "undecodable image" in capsys.readouterr().err
+
+
+def test_segment_into_an_existing_file_is_a_one_line_error(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An --out that is a file is refused before any mask is written, not a FileExistsError."""
+    images, _ = write_dataset(tmp_path / "test", 1, seed=5)
+    taken = tmp_path / "masks.png"
+    taken.write_bytes(b"not a folder")
+    assert main(["segment", "--model", str(trained), "--images", str(images), "--out", str(taken)]) == 2
+    assert f"{taken}: exists and is not a folder" in one_error_line(capsys, "segment")
+
+
+def test_a_damaged_checkpoint_is_one_line_saying_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint torch cannot read names the file and the way out, not torch's many-line text."""
+    images, masks = write_dataset(tmp_path / "train", 1, seed=6)
+    out = tmp_path / "model"
+    damaged = damage_checkpoint(out)
+    argv = ["train", "unet", "--images", str(images), "--masks", str(masks), "--out", str(out), *FAST]
+    assert main(argv) == 2
+    line = one_error_line(capsys, "train unet")
+    assert damaged in line and "delete it to start over or choose another --out" in line

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import one_error_line
 
 from monitor.cli.main import main
 
@@ -105,6 +106,7 @@ def test_scoring_a_csv_without_the_model_channels_fails_in_one_line(
         (["train", "sensor", "--csv", "missing.csv", "--out", "m"], "missing.csv: no such file"),
         (["train", "sensor", "--csv", "x.csv", "--out", "m", "--window", "2"], "--window must be at least 4"),
         (["score", "sensor", "--model", ".", "--csv", "x.csv", "--out", "o.csv"], "not a model directory"),
+        (["score", "sensor", "--model", ".", "--csv", "x.csv", "--out", "."], ".: is a folder"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(
@@ -114,11 +116,10 @@ def test_bad_arguments_exit_2_with_one_line(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Bad inputs give exit code 2 and a one-line error, no traceback."""
+    """Bad inputs give exit code 2 and one error line naming the sub-command, no traceback."""
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert message in one_error_line(capsys, f"{argv[0]} {argv[1]}")
 
 
 def test_missing_required_option_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -127,3 +128,19 @@ def test_missing_required_option_is_an_argparse_error(capsys: pytest.CaptureFixt
         main(["train", "sensor", "--csv", "a.csv"])
     assert exit_info.value.code == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_an_unwritable_output_path_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A disk error while writing (here a file where --out needs a folder) is `<path>: <reason>`, exit 2."""
+    train_csv = write_csv(tmp_path / "train.csv", 200, seed=0)
+    model_dir = tmp_path / "model"
+    argv = ["train", "sensor", "--csv", str(train_csv), "--out", str(model_dir), "--ignore", "label"]
+    assert main([*argv, "--window", "16", "--epochs", "1"]) == 0
+    blocker = tmp_path / "results"
+    blocker.write_text("a file, not a folder")
+    capsys.readouterr()
+    argv = ["score", "sensor", "--model", str(model_dir), "--csv", str(train_csv), "--ignore", "label"]
+    assert main([*argv, "--out", str(blocker / "scores.csv")]) == 2
+    assert one_error_line(capsys, "score sensor").endswith(f"error: {blocker}: File exists")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_helpers import damage_checkpoint, one_error_line
 from PIL import Image
 from sr_helpers import shapes_image
 
@@ -18,15 +19,19 @@ def _folder(path: Path, sizes: list[tuple[int, int]]) -> Path:
     return path
 
 
+def _train(images: Path, out: Path) -> int:
+    """`monitor train sr` x2 at the smallest settings that train at all (about a second)."""
+    return main(
+        ["train", "sr", "--images", str(images), "--scale", "2", "--out", str(out), "--device", "cpu"]
+        + ["--epochs", "1", "--gan-epochs", "1", "--crops-per-epoch", "16", "--crop", "32"]
+    )
+
+
 def test_train_then_upscale_writes_scaled_pngs_with_the_same_names(tmp_path: Path) -> None:
     """Every input image comes back as <base name>.png, twice as large, and training leaves no checkpoint."""
     images = _folder(tmp_path / "hr", [(64, 64), (48, 56), (64, 40)])
     model = tmp_path / "model"
-    code = main(
-        ["train", "sr", "--images", str(images), "--scale", "2", "--out", str(model), "--device", "cpu"]
-        + ["--epochs", "1", "--gan-epochs", "1", "--crops-per-epoch", "16", "--crop", "32"]
-    )
-    assert code == 0
+    assert _train(images, model) == 0
     assert (model / "card.json").is_file() and not (model / "checkpoint.pt").exists()
     low = _folder(tmp_path / "low", [(17, 23), (30, 30)])
     Image.fromarray(to_uint8(shapes_image(9, 21))).save(low / "frame.jpg")
@@ -81,3 +86,28 @@ def test_images_too_small_for_the_crop_is_a_usage_error(
     images = _folder(tmp_path / "hr", [(40, 40)])
     assert main(["train", "sr", "--images", str(images), "--scale", "4", "--out", str(tmp_path / "m")]) == 2
     assert "at least 96x96" in capsys.readouterr().err
+
+
+def test_upscale_into_an_existing_file_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An --out that is a file is refused before any image is upscaled, not a FileExistsError."""
+    images = _folder(tmp_path / "hr", [(64, 64), (48, 56), (64, 40)])
+    assert _train(images, tmp_path / "model") == 0
+    taken = tmp_path / "upscaled.png"
+    taken.write_bytes(b"not a folder")
+    capsys.readouterr()
+    argv = ["upscale", "--model", str(tmp_path / "model"), "--images", str(images), "--out", str(taken)]
+    assert main(argv) == 2
+    assert f"{taken}: exists and is not a folder" in one_error_line(capsys, "upscale")
+
+
+def test_a_damaged_checkpoint_is_one_line_saying_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint torch cannot read names the file and the way out instead of a ValueError traceback."""
+    images = _folder(tmp_path / "hr", [(64, 64), (48, 56), (64, 40)])
+    damaged = damage_checkpoint(tmp_path / "model")
+    assert _train(images, tmp_path / "model") == 2
+    line = one_error_line(capsys, "train sr")
+    assert damaged in line and "delete it to start over or choose another --out" in line

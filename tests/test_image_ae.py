@@ -65,3 +65,14 @@ def test_stride_covers_both_networks() -> None:
     """Inputs are padded for whichever network downsamples more."""
     assert ImageAEConfig(widths=(4, 8), head_depth=3).stride == 8
     assert ImageAEConfig(widths=(4, 8, 8, 8), head_depth=3).stride == 16
+
+
+@pytest.mark.parametrize("widths", [(4,), (4, 8), (4, 8, 8, 8)])
+def test_min_size_is_the_thinnest_input_the_network_takes(widths: tuple[int, ...]) -> None:
+    """A strip min_size high goes through; one stride thinner fails in the reflect-padded deepest level."""
+    config = ImageAEConfig(widths=widths, latent=2, head_width=4, head_depth=1)
+    module = ImageAnomalyNet(config).eval()
+    with torch.no_grad():
+        assert module(torch.rand(1, 1, config.min_size, 64))[1].shape == (1, 1, config.min_size, 64)
+        with pytest.raises(RuntimeError, match="[Pp]adding size"):
+            module(torch.rand(1, 1, config.min_size - config.stride, 64))

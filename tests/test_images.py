@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+from png_helpers import broken_png, png_header_only
 
 from models.images import (
+    ImageTooLarge,
     decode_gray,
     encode_png,
     list_images,
@@ -57,6 +61,51 @@ def test_decode_gray_rejects_garbage() -> None:
         decode_gray(b"not an image at all")
 
 
+def test_every_decoder_failure_is_a_value_error(tmp_path: Path) -> None:
+    """Pillow's SyntaxError ("broken PNG file") is an undecodable image too, for bytes and files
+    alike: it must not escape and kill the camera worker or give the CLI a traceback."""
+    with pytest.raises(ValueError, match="undecodable image: broken PNG file"):
+        decode_gray(broken_png())
+    (tmp_path / "broken.png").write_bytes(broken_png())
+    with pytest.raises(ValueError, match=f"undecodable image: {tmp_path / 'broken.png'}: broken PNG"):
+        load_gray(tmp_path / "broken.png")
+
+
+def test_decompression_bomb_is_a_value_error() -> None:
+    """An image above Pillow's own bomb limit is refused as too large, not raised as its own error."""
+    with pytest.raises(ImageTooLarge, match="decompression bomb"):
+        decode_gray(png_header_only(20_000, 10_000))
+
+
+def test_too_many_pixels_are_refused_from_the_header() -> None:
+    """With max_pixels the size is judged from the header, before decoding (this PNG holds no
+    pixel data at all, so decoding it would fail otherwise)."""
+    with pytest.raises(ImageTooLarge, match=r"^4096x4096 = 16\.8 MP > 8\.4 MP limit$"):
+        decode_gray(png_header_only(4096, 4096), max_pixels=4096 * 2048)
+
+
+def _encoded(image: Image.Image, format: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=format)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("mode", "format"),
+    [("I;16", "PNG"), ("I;16B", "TIFF"), ("I", "TIFF")],
+    ids=["png16", "tiff16be", "tiff32"],
+)
+def test_sixteen_bit_gray_is_scaled_not_clipped(mode: str, format: str) -> None:
+    """16-bit gray from mono cameras spans [0, 1] instead of turning white above 255; 32-bit
+    integer gray is read on the same 16-bit scale."""
+    values = np.array([[0, 255, 4095, 32768, 65535]])
+    dtype = {"I;16": "<u2", "I;16B": ">u2", "I": "<i4"}[mode]
+    image = Image.frombytes(mode, (5, 1), values.astype(dtype).tobytes())
+    gray = decode_gray(_encoded(image, format))
+    assert Image.open(io.BytesIO(_encoded(image, format))).mode == mode
+    np.testing.assert_allclose(gray, values / 65535, atol=1e-7)
+
+
 def test_resize_to_height_width() -> None:
     """Size is (height, width) and the result stays float32 near the input's range."""
     out = resize(_gradient(12, 20), (24, 10))
@@ -76,3 +125,14 @@ def test_pad_to_multiple_handles_images_smaller_than_padding() -> None:
     """A 3x3 image padded to 16 still works (replicate instead of reflect)."""
     padded, size = pad_to_multiple(torch.rand(1, 1, 3, 3), 16)
     assert padded.shape == (1, 1, 16, 16) and size == (3, 3)
+
+
+def test_pad_to_multiple_pads_up_to_a_minimum() -> None:
+    """A strip thinner than `minimum` is padded to the first multiple at or above it; sides that
+    already reach it are padded exactly as without a minimum."""
+    batch = torch.rand(1, 1, 4, 40)
+    padded, size = pad_to_multiple(batch, 8, minimum=32)
+    assert padded.shape == (1, 1, 32, 40) and size == (4, 40)
+    assert torch.equal(padded[..., :4, :40], batch)
+    thick = torch.rand(1, 1, 13, 40)
+    assert torch.equal(pad_to_multiple(thick, 8, minimum=8)[0], pad_to_multiple(thick, 8)[0])

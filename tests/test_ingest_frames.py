@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from png_helpers import broken_png, png_header_only
 
 from models.images import encode_png
 from monitor.ingest.frames import decode_frame
 from monitor.ingest.schemas import InvalidMessage
+from monitor.settings import CameraSettings
 from monitor.simulate_frames import encode_jpeg, make_frame
 
 RECEIVED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -58,6 +60,7 @@ def test_json_envelope_carries_time_id_and_image() -> None:
     [
         (b"\x00garbage bytes, not an image", None, "undecodable_image"),
         (encode_jpeg(IMAGE)[:200], None, "undecodable_image"),
+        (broken_png(), None, "undecodable_image"),
         (b'{"ts": "2026-03-01T10:00:00Z"}', None, "missing_field"),
         (b'{"image_b64": "@@@not base64@@@"}', None, "bad_base64"),
         (b"{not json", None, "invalid_json"),
@@ -68,7 +71,8 @@ def test_json_envelope_carries_time_id_and_image() -> None:
 def test_bad_frames_raise_invalid_message_with_a_reason(
     payload: bytes, properties: dict[str, str] | None, reason: str
 ) -> None:
-    """Garbage, truncated JPEG, broken envelopes and tiny images are rejected with a stable reason."""
+    """Garbage, truncated JPEG, a broken PNG chunk, broken envelopes and tiny images are rejected
+    with a stable reason."""
     with pytest.raises(InvalidMessage, match=f"^{reason}") as info:
         decode(payload, properties)
     assert info.value.reason == reason
@@ -78,3 +82,18 @@ def test_oversized_frame_is_rejected_before_decoding() -> None:
     """A payload above the camera's limit is refused without touching the image decoder."""
     with pytest.raises(InvalidMessage, match=r"oversized: \d+ bytes > 100"):
         decode(encode_png(IMAGE), max_bytes=100)
+
+
+def test_frame_with_too_many_pixels_is_oversized_before_decoding() -> None:
+    """A small PNG that declares 4096x4096 pixels is refused from its header (it holds no pixel data,
+    so a decode attempt would have made it undecodable_image instead)."""
+    payload = png_header_only(4096, 4096)
+    with pytest.raises(InvalidMessage, match=r"^oversized: 4096x4096 = 16\.8 MP > 8\.4 MP limit$"):
+        decode_frame(payload, None, RECEIVED, 1 << 20, site="s1", camera="cam", max_pixels=4096 * 2048)
+
+
+def test_default_pixel_limit_is_the_settings_default() -> None:
+    """Without max_pixels a frame is held to the camera settings' default limit."""
+    limit = CameraSettings().max_frame_pixels
+    with pytest.raises(InvalidMessage, match=f"> {limit / 1e6:.1f} MP limit"):
+        decode(png_header_only(limit + 1, 1))

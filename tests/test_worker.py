@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from daemon_helpers import count, daemon_settings, install_model, reading, tiny_model, wait_for
 
 from models.sensor_model import SensorModel
+from monitor.alert_actions import unresolved_alerts
 from monitor.ingest.inbox import Inbox
 from monitor.metrics import Metrics
 from monitor.pipeline.worker import ScoringWorker, owns_asset
@@ -114,3 +115,70 @@ def test_raw_readings_around_an_alert_are_kept_with_it(tmp_path: Path, database_
     engine.dispose()
     expected = [(datetime.fromisoformat(r["ts"].replace("Z", "+00:00")), r["values"]) for r in published]
     assert [tuple(row) for row in kept] == expected
+
+
+def _alerts(engine: sa.Engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.select(Alert.id, Alert.state))]  # type: ignore[misc]
+
+
+def _feed(worker: ScoringWorker, first: int, last: int, abnormal: bool = False) -> None:
+    """Readings first..last-1 of pump1, processed before returning; abnormal ones swing wildly
+    (a steady offset would not do: the test data's slow channels are judged free of their level)."""
+    payloads = [
+        json.dumps(reading(i, [50.0 * (-1) ** i, -50.0 * (-1) ** i, 80.0 * (-1) ** i] if abnormal else None))
+        for i in range(first, last)
+    ]
+    payloads = [payload.encode() for payload in payloads]
+    worker.inbox.put_many([("w/s1/pump1/sensors", payload, 0.0) for payload in payloads])
+    worker.start()
+    assert wait_for(lambda: len(worker.inbox) == 0)
+    assert worker.stop(5)
+
+
+def test_an_open_alert_is_carried_over_a_model_swap(tmp_path: Path, sqlite_url: str) -> None:
+    """A new model version takes the open alert over: no second alert, and it resolves when normal."""
+    settings = daemon_settings(
+        tmp_path, sqlite_url, ("127.0.0.1", 1883), "w", alerts={"k": 2, "n": 3, "resolve_after": 2}
+    )
+    first, second = tiny_model(), tiny_model(epochs=3)
+    assert first.version != second.version
+    install_model(settings, ["pump1"], first)
+    engine = create_engine_for(sqlite_url)
+    writer = StoreWriter(engine, topic_prefix="w")
+    worker = ScoringWorker(settings, Inbox(10_000), writer, Metrics())
+    worker.assign_model("pump1", first)
+    _feed(worker, 0, 40)
+    _feed(worker, 40, 50, abnormal=True)
+    assert writer.flush(10) and [state for _, state in _alerts(engine)] == ["open"]
+    worker.assign_model("pump1", second)
+    _feed(worker, 50, 60, abnormal=True)
+    _feed(worker, 60, 100)
+    writer.close(10)
+    assert [state for _, state in _alerts(engine)] == ["resolved"]
+    engine.dispose()
+
+
+def test_an_alert_open_at_a_restart_resolves_after_it(tmp_path: Path, sqlite_url: str) -> None:
+    """A new worker resumes the stored open alert (`resume_alerts`) instead of leaving it open for ever."""
+    settings = daemon_settings(
+        tmp_path, sqlite_url, ("127.0.0.1", 1883), "w", alerts={"k": 2, "n": 3, "resolve_after": 2}
+    )
+    model = tiny_model()
+    install_model(settings, ["pump1"], model)
+    engine = create_engine_for(sqlite_url)
+    writer = StoreWriter(engine, topic_prefix="w")
+    before = ScoringWorker(settings, Inbox(10_000), writer, Metrics())
+    before.assign_model("pump1", model)
+    _feed(before, 0, 40)
+    _feed(before, 40, 50, abnormal=True)
+    assert writer.flush(10)
+    (opened,) = _alerts(engine)
+    after = ScoringWorker(settings, Inbox(10_000), writer, Metrics())
+    after.resume_alerts(unresolved_alerts(engine))
+    after.assign_model("pump1", model)
+    _feed(after, 50, 60, abnormal=True)
+    _feed(after, 60, 100)
+    writer.close(10)
+    assert _alerts(engine) == [(opened[0], "resolved")]
+    engine.dispose()

@@ -1,12 +1,15 @@
-"""Pieces every command module shares: the shared `train`/`score` groups and epoch progress lines."""
+"""Pieces every command module shares: the shared `train`/`score` groups, checks of `--out` before
+any work starts, resuming from a checkpoint, and epoch progress lines."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TypeAlias
 
+from models.checkpoint import Checkpoint
 from models.training import EpochReport
-from monitor.cli.main import OneLineParser
+from monitor.cli.main import OneLineParser, UsageError
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -22,6 +25,37 @@ def command_group(subparsers: Subparsers, name: str, help_text: str) -> Subparse
         parser = subparsers.add_parser(name, help=help_text)
         return parser.add_subparsers(dest="kind", required=True, parser_class=OneLineParser)
     return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+
+
+def output_folder(path: Path) -> Path:
+    """`path` as a folder to write into (created later); a file standing there is refused up front,
+    before minutes of training or scoring end in an error."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path}: exists and is not a folder; choose another --out")
+    return path
+
+
+def output_file(path: Path) -> Path:
+    """`path` as a file to write; a folder standing there is refused up front, naming what to give."""
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder; --out takes a file name, e.g. {path / 'scores.csv'}")
+    return path
+
+
+def resume_checkpoint(out: Path) -> Checkpoint:
+    """The checkpoint of the model folder `out`, read before any data is loaded: an interrupted run
+    is announced and resumed, a damaged file is one line saying what to do."""
+    checkpoint = Checkpoint.in_folder(output_folder(out))
+    try:
+        resumed = checkpoint.load()
+    except ValueError as exc:
+        raise UsageError(
+            f"{checkpoint.path}: damaged checkpoint, cannot resume from it; "
+            "delete it to start over or choose another --out"
+        ) from exc
+    if resumed is not None:
+        print(f"resuming from {checkpoint.path} after epoch {resumed[0]}")
+    return checkpoint
 
 
 def print_epoch(report: EpochReport) -> None:

@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from models.card import ModelCardError
-from models.checkpoint import Checkpoint
 from models.image_ae_model import ImageAnomalyModel, ScoringConfig
 from models.image_ae_training import ImageTrainConfig, train_image_ae
 from models.images import list_images, load_gray
-from monitor.cli.common import Subparsers, command_group, print_epoch
+from monitor.cli.common import Subparsers, command_group, output_file, print_epoch, resume_checkpoint
 from monitor.cli.main import UsageError
 from monitor.settings import Settings, load_settings
 from monitor.thresholds import MIN_FIT_SCORES, make_threshold
@@ -77,6 +76,7 @@ def _train(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.epochs < 1 or args.size < 16:
         raise UsageError("--epochs must be at least 1 and --size at least 16")
+    checkpoint = resume_checkpoint(args.out)
     paths = _images(args.images)
     config = ImageTrainConfig(
         scoring=replace(ScoringConfig(), size=args.size, flip_average=args.flip_average),
@@ -84,13 +84,6 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device or settings.models.device,
     )
-    checkpoint = Checkpoint.in_folder(args.out)
-    try:
-        resumed = checkpoint.load()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    if resumed is not None:
-        print(f"resuming from {checkpoint.path} after epoch {resumed[0]}")
     print(f"training on {len(paths)} images from {args.images} at {args.size} px")
     try:
         model = train_image_ae([_load(path) for path in paths], config, print_epoch, checkpoint)
@@ -122,6 +115,7 @@ def _calibration(scores: np.ndarray, settings: Settings) -> dict[str, object]:
 
 def _score(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    output_file(args.out)
     paths = _images(args.images)
     try:
         model = ImageAnomalyModel.load(args.model, device=settings.models.device)

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from models.card import ModelCardError
-from models.checkpoint import Checkpoint
 from models.images import list_images, load_gray, save_png
 from models.unet_model import SegmentationModel
 from models.unet_training import (
@@ -18,7 +17,7 @@ from models.unet_training import (
     load_training_pairs,
     train_segmentation_model,
 )
-from monitor.cli.common import Subparsers, command_group
+from monitor.cli.common import Subparsers, command_group, output_folder, resume_checkpoint
 from monitor.cli.main import UsageError
 from monitor.settings import load_settings
 
@@ -88,6 +87,7 @@ def _train(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if not 0.0 < args.threshold < 1.0:
         raise UsageError(f"--threshold must lie in (0, 1), got {args.threshold}")
+    checkpoint = resume_checkpoint(args.out)
     try:
         config = UNetTrainConfig(
             width=args.width,
@@ -105,10 +105,7 @@ def _train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     masks += [np.zeros(image.shape, dtype=bool) for image in negatives]
-    checkpoint = Checkpoint.in_folder(args.out)
     print(f"training on {len(images)} images with masks and {len(negatives)} defect-free images")
-    if checkpoint.path.is_file():
-        print(f"resuming from {checkpoint.path}")
     try:
         model = train_segmentation_model(images + negatives, masks, config, checkpoint, _print_epoch)
     except ValueError as exc:
@@ -126,6 +123,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _segment(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    output_folder(args.out)
     try:
         model = SegmentationModel.load(args.model, device=settings.models.device)
         paths = list_images(args.images)

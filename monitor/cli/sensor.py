@@ -12,7 +12,7 @@ from models.card import ModelCardError
 from models.sensor_model import SensorModel
 from models.sensor_training import SensorTrainConfig, train_sensor_model
 from models.training import FitConfig
-from monitor.cli.common import Subparsers, command_group, print_epoch
+from monitor.cli.common import Subparsers, command_group, output_file, output_folder, print_epoch
 from monitor.cli.main import UsageError
 from monitor.pipeline.backtest import backtest
 from monitor.pipeline.csvio import CsvError, SensorTable, read_sensor_csv
@@ -62,6 +62,7 @@ def _train(args: argparse.Namespace) -> int:
     window = args.window if args.window is not None else settings.sensors.window
     if window < 4 or args.epochs < 1:
         raise UsageError("--window must be at least 4 and --epochs at least 1")
+    output_folder(args.out)
     table = _read(args)
     config = SensorTrainConfig(
         window=window,
@@ -97,6 +98,7 @@ def _calibration(model: SensorModel, settings: Settings) -> dict[str, object]:
 
 def _score(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    output_file(args.out)
     try:
         model = SensorModel.load(args.model, device=settings.models.device)
     except ModelCardError as exc:

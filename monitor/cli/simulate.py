@@ -113,7 +113,9 @@ def _start_cameras(
         simulate_frames.CameraSpec(f"cam-{i:02d}", 4 if i > args.cameras - args.low_res_cameras else 1)
         for i in range(1, args.cameras + 1)
     ]
+    run = simulate_frames.new_run_id()
     print(f"cameras: {', '.join(c.name + (' (64x64)' if c.factor > 1 else ' (256x256)') for c in cameras)}")
+    print(f"frame ids: <camera>-{run}-<number>")
     thread = threading.Thread(
         target=simulate_frames.publish_frames,
         args=(connection, cameras, lambda name: frames_topic(prefix, args.site, name), args.frame_rate, stop),
@@ -121,6 +123,7 @@ def _start_cameras(
             "defect_probability": args.defect_probability,
             "seed": args.seed,
             "ground_truth": args.frames_truth,
+            "run": run,
         },
         name="camera-frames",
         daemon=True,

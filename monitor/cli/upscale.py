@@ -8,12 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from models.card import ModelCardError
-from models.checkpoint import Checkpoint
 from models.images import list_images, load_gray, save_png
 from models.sr_gan import SCALES
 from models.sr_model import SuperResolutionModel
 from models.sr_training import SREpochReport, SRTrainConfig, train_sr_model
-from monitor.cli.common import Subparsers, command_group
+from monitor.cli.common import Subparsers, command_group, output_folder, resume_checkpoint
 from monitor.cli.main import UsageError
 from monitor.settings import load_settings
 
@@ -86,6 +85,7 @@ def _train(args: argparse.Namespace) -> int:
         raise UsageError("--epochs and --gan-epochs must be >= 0 and together at least 1")
     if args.crops_per_epoch < 1:
         raise UsageError("--crops-per-epoch must be at least 1")
+    checkpoint = resume_checkpoint(args.out)
     try:
         config = replace(
             SRTrainConfig(),
@@ -100,10 +100,6 @@ def _train(args: argparse.Namespace) -> int:
         images = [load_gray(path) for path in _images(args.images)]
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    checkpoint = Checkpoint.in_folder(args.out)
-    saved = checkpoint.load() if checkpoint.path.is_file() else None
-    if saved is not None:
-        print(f"resuming from {checkpoint.path} after epoch {saved[0]}")
     print(f"training x{args.scale} super-resolution on {len(images)} images from {args.images}")
     try:
         model = train_sr_model(images, config, progress=_print_epoch, checkpoint=checkpoint)
@@ -123,6 +119,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _upscale(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    output_folder(args.out)
     try:
         model = SuperResolutionModel.load(args.model, device=args.device or settings.models.device)
     except ModelCardError as exc:

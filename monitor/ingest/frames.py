@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from models.images import decode_gray
+from models.images import ImageTooLarge, decode_gray
 from monitor.ingest.schemas import InvalidMessage
+from monitor.settings import MAX_FRAME_PIXELS
 
 FRAME_KEY_MAX = 128
 _ENVELOPE_START = b"{"
@@ -48,8 +49,13 @@ def decode_frame(
     *,
     site: str,
     camera: str,
+    max_pixels: int = MAX_FRAME_PIXELS,
 ) -> Frame:
-    """Turn one frame message into a Frame, or raise InvalidMessage (oversized, bad_envelope, …)."""
+    """Turn one frame message into a Frame, or raise InvalidMessage (oversized, bad_envelope, …).
+
+    `max_bytes` bounds the message, `max_pixels` the decoded image (checked from its header first:
+    a 22 KB PNG can hold 4096x4096 pixels).
+    """
     if len(payload) > max_bytes:
         raise InvalidMessage("oversized", f"{len(payload)} bytes > {max_bytes}")
     meta = dict(properties or {})
@@ -62,7 +68,9 @@ def decode_frame(
     if frame_id is not None and not 1 <= len(frame_id) <= FRAME_KEY_MAX:
         raise InvalidMessage("bad_frame_id", f"length {len(frame_id)}, must be 1..{FRAME_KEY_MAX}")
     try:
-        image = decode_gray(image_bytes)
+        image = decode_gray(image_bytes, max_pixels)
+    except ImageTooLarge as exc:
+        raise InvalidMessage("oversized", str(exc)[:200]) from None
     except ValueError as exc:
         raise InvalidMessage(
             "undecodable_image", str(exc).removeprefix("undecodable image: ")[:200]

@@ -44,7 +44,7 @@ from monitor.metrics import Metrics
 from monitor.pipeline.detector import AssetDetector
 from monitor.pipeline.worker import owns_asset
 from monitor.settings import CameraSettings, Settings
-from monitor.store.records import AssetRecord, DeadLetterRecord, InspectionRecord
+from monitor.store.records import AlertRecord, AssetRecord, DeadLetterRecord, InspectionRecord
 from monitor.store.writer import PAYLOAD_HEAD_BYTES, Record, StoreWriter
 
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ class CameraWorker:
         self._requests_lock = threading.Lock()
         self._model_requests: list[tuple[str, str, CameraModel]] = []
         self._recalibrate = False
+        self._unresolved: dict[str, AlertRecord] = {}
         self._segmenter = _segment_thread()
         self.camera_metrics.backlog.set_function(self.backlog)
 
@@ -176,6 +177,10 @@ class CameraWorker:
             raise ValueError(f"camera {camera!r} is configured for {', '.join(kinds)} models, not {kind!r}")
         with self._requests_lock:
             self._model_requests.append((camera, kind, model))
+
+    def resume_alerts(self, alerts: dict[str, AlertRecord]) -> None:
+        """Alerts left open by the last run (before start): each camera's detector carries its own on."""
+        self._unresolved = dict(alerts)
 
     def request_recalibration(self) -> None:
         """Refit every camera's threshold from its recent normal scores (scheduler job)."""
@@ -265,6 +270,7 @@ class CameraWorker:
                 properties,
                 datetime.fromtimestamp(received, UTC),
                 state.config.max_frame_bytes,
+                max_pixels=state.config.max_frame_pixels // (state.config.upscale or 1) ** 2,
                 site=route.site,
                 camera=route.asset,
             )
@@ -425,12 +431,14 @@ class CameraWorker:
             state = self._cameras[camera]
             if kind == "image-ae":
                 state.ae = model  # type: ignore[assignment]
+                previous = state.detector
                 state.detector = AssetDetector(
                     camera,
                     self.settings.image_thresholds,
                     self.settings.alerts,
                     state.ae.training_scores,  # type: ignore[union-attr]
                     DEFECT_CHANNELS,
+                    open_alert=previous.rule.current if previous else self._unresolved.pop(camera, None),
                 )
                 records.append(AssetRecord(name=camera, site=state.site, kind="camera"))
                 records.append(state.detector.threshold_record(now))

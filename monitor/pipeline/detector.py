@@ -39,11 +39,15 @@ class AssetDetector:
         alerts: AlertSettings,
         initial_scores: np.ndarray,
         channels: list[str],
+        open_alert: AlertRecord | None = None,
     ) -> None:
+        """`open_alert`: an alert still open from the previous model or run, which this one carries on."""
         self.asset = asset
         self.strategy = make_threshold(thresholds)
         self.strategy.fit(initial_scores)
         self.rule = AlertRule(asset, alerts, channels)
+        if open_alert is not None:
+            self.rule.resume(open_alert)
         self._normal: deque[float] = deque(maxlen=thresholds.recalibrate_lookback)
 
     @property

@@ -145,6 +145,7 @@ class ScoringWorker:
         self._model_requests: dict[str, SensorModel] = {}
         self._recalibrate = False
         self._restore: dict[str, dict[str, Any]] = {}
+        self._unresolved: dict[str, AlertRecord] = {}
 
     # -- requests from other threads, applied between batches -----------------------------------
     def assign_model(self, asset: str, model: SensorModel) -> None:
@@ -397,11 +398,18 @@ class ScoringWorker:
         elif saved is not None and saved["channels"] == model.channels:
             tail = np.asarray(saved["tail"], dtype=np.float32).reshape(-1, len(model.channels))
         detector = AssetDetector(
-            asset, self.settings.thresholds, self.settings.alerts, model.training_scores, model.channels
+            asset,
+            self.settings.thresholds,
+            self.settings.alerts,
+            model.training_scores,
+            model.channels,
+            open_alert=previous.detector.rule.current if previous else self._unresolved.pop(asset, None),
         )
-        self._assets[asset] = AssetState(
+        state = self._assets[asset] = AssetState(
             model, detector, frozenset(model.channels), tail[-(model.window - 1) :]
         )
+        if previous is not None:
+            state.alert_id, state.alert_kept = previous.alert_id, previous.alert_kept
         log.info(
             "model in service",
             extra={
@@ -428,6 +436,10 @@ class ScoringWorker:
         tmp.write_text(json.dumps(state))
         tmp.replace(path)
         return path
+
+    def resume_alerts(self, alerts: dict[str, AlertRecord]) -> None:
+        """Alerts left open by the last run (before start): each asset's detector carries its own on."""
+        self._unresolved = dict(alerts)
 
     def restore_windows(self, directory: Path, instance: str) -> int:
         """Load saved window tails (before start); each is used when its asset's model is installed."""
