@@ -19,9 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
 import torch
 from sqlalchemy.engine import Engine
@@ -45,9 +43,6 @@ from monitor.store.db import create_engine_for, safe_url
 from monitor.store.migrate import SchemaOutOfDate, ensure_schema_current
 from monitor.store.records import AlertRecord, ScoreRecord
 from monitor.store.writer import Record, StoreWriter
-
-if TYPE_CHECKING:
-    from monitor.pipeline.camera_worker import CameraModel
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +76,7 @@ class Daemon:
         self.scheduler: MonitorScheduler | None = None
         self.inbox = Inbox(settings.sensors.queue_max)
         self._watchdog: threading.Thread | None = None
-        self._models: dict[str, SensorModel] = {}  # by model directory: assets sharing a model share it
-        self._camera_models: dict[str, CameraModel] = {}  # by model directory
+        self._loaded: dict[tuple[str, str], registry.LoadedModel] = {}  # by (directory, version)
         self._stopped = False
         self._generation = -1
 
@@ -175,9 +169,9 @@ class Daemon:
             )
 
     def reload_models(self) -> int:
-        """Hand the worker every active model of our assets whose version it is not scoring yet.
+        """Hand the workers every active model of their assets and cameras they are not using yet.
 
-        Called at start-up and by the registry poll (hot reload): the worker swaps models between
+        Called at start-up and by the registry poll (hot reload): the workers swap models between
         batches, so no message is lost or scored twice during a swap.
         """
         assert self.engine is not None and self.worker is not None
@@ -187,76 +181,71 @@ class Daemon:
         worker_settings = self.settings.worker
         scoring = self.worker.model_versions()
         changed = 0
-        entries = registry.list_versions(self.engine)
+        entries = [entry for entry in registry.list_versions(self.engine) if entry.active]
         for entry in entries:
-            if not entry.active or entry.kind != "sensor":
+            if entry.kind != "sensor" or scoring.get(entry.asset) == entry.version:
                 continue
             if not owns_asset(entry.asset, worker_settings.index, worker_settings.count):
                 continue
-            if scoring.get(entry.asset) == entry.version:
-                continue
-            try:
-                model = self._load_model(entry.path)
-            except Exception as exc:
-                log.error(
-                    "cannot load model",
-                    extra={"asset": entry.asset, "path": str(entry.path), "error": str(exc)},
-                )
-                continue
-            self.worker.assign_model(entry.asset, model)
-            changed += 1
+            model = self._load(entry)
+            if isinstance(model, SensorModel):
+                self.worker.assign_model(entry.asset, model)
+                changed += 1
         if self.cameras is not None:
             changed += self._reload_camera_models(entries)
+        active = {(str(entry.path.resolve()), entry.version) for entry in entries}
+        self._loaded = {key: model for key, model in self._loaded.items() if key in active}
         self._generation = generation
         return changed
 
-    def _reload_camera_models(self, entries: list[registry.ModelVersionInfo]) -> int:
-        """Hand the camera worker each configured camera's active models it does not use yet."""
+    def _reload_camera_models(self, active: list[registry.ModelVersionInfo]) -> int:
+        """Hand the camera worker each of its cameras' active models of the kinds their config asks for."""
         assert self.cameras is not None
         using = self.cameras.model_versions()
         changed = 0
-        for entry in entries:
+        for entry in active:
             config = self.settings.cameras.get(entry.asset)
-            if not entry.active or config is None or entry.kind not in model_kinds(config):
-                continue
-            if not self.cameras.owns(entry.asset):
+            if config is None or entry.kind not in model_kinds(config) or not self.cameras.owns(entry.asset):
                 continue
             if using.get((entry.asset, entry.kind)) == entry.version:
                 continue
+            model = self._load(entry)
+            if model is None or isinstance(model, SensorModel):
+                continue
             try:
-                model = self._load_camera_model(entry.kind, entry.path)
+                self.cameras.assign_model(entry.asset, entry.kind, model)
+            except ValueError as exc:  # e.g. a x4 generator for a camera configured to upscale x2
+                log.error("cannot use camera model", extra={"camera": entry.asset, "error": str(exc)})
+                continue
+            changed += 1
+        return changed
+
+    def _load(self, entry: registry.ModelVersionInfo) -> registry.LoadedModel | None:
+        """The model of a registry entry, loaded once per (directory, version) and shared by the
+        assets using it; None (logged) when it cannot be loaded or its directory has since been
+        overwritten with other weights (a retrain into the same --out)."""
+        key = (str(entry.path.resolve()), entry.version)
+        model = self._loaded.get(key)
+        if model is None:
+            try:
+                model = registry.load_model(entry.kind, entry.path, self.settings.models.device)
+                if model.version != entry.version:
+                    raise registry.RegistryError(
+                        f"the directory now holds version {model.version}, not {entry.version}: "
+                        "it was overwritten; register the new one (and train into new folders)"
+                    )
             except Exception as exc:
                 log.error(
-                    "cannot load camera model",
+                    "cannot load model",
                     extra={
-                        "camera": entry.asset,
+                        "asset": entry.asset,
                         "kind": entry.kind,
                         "path": str(entry.path),
                         "error": str(exc),
                     },
                 )
-                continue
-            self.cameras.assign_model(entry.asset, entry.kind, model)
-            changed += 1
-        return changed
-
-    def _load_camera_model(self, kind: str, path: Path) -> CameraModel:
-        """Load (once per directory) an image-ae, unet or sr model."""
-        key = str(path.resolve())
-        model = self._camera_models.get(key)
-        if model is None:
-            loaded = registry.load_model(kind, path, self.settings.models.device)
-            assert not isinstance(loaded, SensorModel), f"{kind} is not a camera model kind"
-            model = self._camera_models[key] = loaded
-        return model
-
-    def _load_model(self, path: Path) -> SensorModel:
-        key = str(path.resolve())
-        model = self._models.get(key)
-        if model is None:
-            loaded = registry.load_model("sensor", path, self.settings.models.device)
-            assert isinstance(loaded, SensorModel)
-            model = self._models[key] = loaded
+                return None
+            self._loaded[key] = model
         return model
 
     # -- run in the foreground ------------------------------------------------------------------

@@ -93,6 +93,17 @@ def register(
         version = str(card.get("version") or _next_version(taken))
         if version in taken:
             raise RegistryError(f"{asset} already has a {kind} model version {version}")
+        path = str(Path(directory).resolve())
+        holder = conn.execute(
+            sa.select(ModelVersion.version).where(
+                ModelVersion.asset == asset, ModelVersion.kind == kind, ModelVersion.path == path
+            )
+        ).scalar()
+        if holder is not None:
+            raise RegistryError(
+                f"{path} is {asset}'s {kind} model version {holder} already: a new version needs a "
+                "folder of its own (or there is nothing to roll back to)"
+            )
         has_active = conn.execute(
             sa.select(ModelVersion.id).where(
                 ModelVersion.asset == asset, ModelVersion.kind == kind, ModelVersion.active
@@ -103,7 +114,7 @@ def register(
                 asset=asset,
                 kind=kind,
                 version=version,
-                path=str(Path(directory).resolve()),
+                path=path,
                 card=card,
                 metrics=card.get("metrics") or {},
                 active=False,

@@ -294,3 +294,12 @@ def test_the_pixel_limit_counts_the_upscaled_frame(
     assert writer.flush(10)
     (dead,) = query(database_url, "SELECT reason FROM dead_letters")
     assert dead.reason.startswith("oversized: 32x32")
+
+
+def test_an_upscaler_of_another_factor_is_refused(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """A camera configured to upscale x2 does not take a x4 generator (its frames would come out x4)."""
+    worker = CameraWorker(make_settings(tmp_path, database_url, upscale=2), writer, Metrics())
+    with pytest.raises(ValueError, match="upscales x2; sr model .* is x4"):
+        worker.assign_model("cam1", "sr", tiny_camera_models().sr)

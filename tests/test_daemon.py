@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
 from pathlib import Path
 
+import pytest
 from daemon_helpers import (
     CHANNELS,
     Listener,
@@ -150,3 +152,32 @@ def test_watchdog_restarts_a_dead_worker_and_scoring_continues(
     finally:
         publisher.close()
     assert restarts == 1
+
+
+def test_a_model_folder_overwritten_after_registration_is_not_served(
+    tmp_path: Path,
+    database_url: str,
+    mqtt_broker: tuple[str, int],
+    topic_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Retraining into a registered folder changes its weights: the daemon does not score with them
+    under the old version's name, and its log says why; other assets score as usual."""
+    settings = daemon_settings(tmp_path, database_url, mqtt_broker, topic_prefix)
+    registered, retrained = tiny_model(), tiny_model(epochs=3)
+    install_model(settings, ["pump1"], registered)
+    install_model(settings, ["pump2"], registered)
+    retrained.save(settings.models.store / "pump1" / registered.version)
+    publisher = Publisher(mqtt_broker)
+    try:
+        with caplog.at_level(logging.ERROR, logger="monitor.daemon"), running(settings):
+            for asset in ("pump1", "pump2"):
+                publisher.publish_many(f"{topic_prefix}/s1/{asset}/sensors", [reading(i) for i in range(20)])
+            assert wait_for(lambda: count(database_url, "scores", "asset = 'pump2'") == 20 - 7)
+    finally:
+        publisher.close()
+    assert count(database_url, "scores", "asset = 'pump1'") == 0
+    assert any(
+        f"now holds version {retrained.version}, not {registered.version}" in getattr(r, "error", "")
+        for r in caplog.records
+    )

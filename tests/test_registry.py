@@ -61,6 +61,13 @@ def test_registering_a_version_twice_is_refused(engine: Engine, tmp_path: Path) 
         registry.register(engine, "pump1", "sensor", tmp_path / "b", card("v1"))
 
 
+def test_a_folder_holds_one_version(engine: Engine, tmp_path: Path) -> None:
+    """A second version in the folder of the first is refused: the first could not be rolled back to."""
+    registry.register(engine, "pump1", "sensor", tmp_path / "a", card("v1"))
+    with pytest.raises(registry.RegistryError, match="is pump1's sensor model version v1 already"):
+        registry.register(engine, "pump1", "sensor", tmp_path / "a", card("v2"))
+
+
 def test_register_inside_a_session_commits_with_it(engine: Engine, tmp_path: Path) -> None:
     """Given a session, the registration is part of the caller's transaction."""
     with session_factory(engine)() as session:

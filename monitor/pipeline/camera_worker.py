@@ -172,9 +172,15 @@ class CameraWorker:
             raise ValueError(
                 f"camera {camera!r} is not one of this worker's (cameras: {', '.join(self._cameras)})"
             )
-        kinds = model_kinds(self._cameras[camera].config)
+        config = self._cameras[camera].config
+        kinds = model_kinds(config)
         if kind not in kinds:
             raise ValueError(f"camera {camera!r} is configured for {', '.join(kinds)} models, not {kind!r}")
+        if kind == "sr" and getattr(model, "scale", None) != config.upscale:
+            raise ValueError(
+                f"camera {camera!r} upscales x{config.upscale}; sr model {model.version} is "
+                f"x{getattr(model, 'scale', None)}"
+            )
         with self._requests_lock:
             self._model_requests.append((camera, kind, model))
 
