@@ -10,7 +10,7 @@ tells it when to pause (before the drain) and when to close (publish `stopped`, 
 Camera frames travel beside the sensor messages, in their own chunks, to a `FrameSink` (the camera
 worker's backlog). They never wait: a frame backlog drops its oldest frame instead of blocking the
 receive loop, so a frame flood cannot stall the sensors. The child's own frame buffer follows the
-same rule and ships the number it dropped with each chunk.
+same rule, bounded in frames and in bytes, and ships the number it dropped with each chunk.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 CHUNK_INTERVAL_S = 0.003  # how often the child ships what it received: bounds the added latency
 CHILD_BACKLOG_MAX = 50_000  # messages the child holds before its receive loop waits (back-pressure)
 CHILD_FRAME_BACKLOG_MAX = 256  # frames the child holds; beyond it the oldest is dropped (counted)
+CHILD_FRAME_BYTES_MAX = 128 * 1024 * 1024  # and their bytes: 256 frames of 4 MB would be 1 GB
 
 
 class FrameSink(Protocol):
@@ -42,6 +43,41 @@ class FrameSink(Protocol):
 
     def put(self, topic: str, payload: bytes, received_at: float, properties: dict[str, str]) -> None: ...
     def count_dropped(self, frames: int) -> None: ...
+
+
+class FrameBuffer:
+    """The child's frames between two chunks: bounded in count and bytes, dropping the oldest.
+
+    The paho thread puts, the shipper thread takes; neither waits on the pipe while holding the lock,
+    so a slow parent never stalls the receive loop.
+    """
+
+    def __init__(
+        self, max_frames: int = CHILD_FRAME_BACKLOG_MAX, max_bytes: int = CHILD_FRAME_BYTES_MAX
+    ) -> None:
+        self.max_frames, self.max_bytes = max_frames, max_bytes
+        self._frames: deque[FrameMessage] = deque()
+        self._bytes = 0
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def put(self, topic: str, payload: bytes, received_at: float, properties: dict[str, str]) -> None:
+        with self._lock:
+            self._frames.append((topic, payload, received_at, properties))
+            self._bytes += len(payload)
+            while len(self._frames) > 1 and (
+                len(self._frames) > self.max_frames or self._bytes > self.max_bytes
+            ):
+                self._bytes -= len(self._frames.popleft()[1])
+                self._dropped += 1
+
+    def take(self) -> tuple[list[FrameMessage], int]:
+        """Every waiting frame, oldest first, and how many were dropped since the last take."""
+        with self._lock:
+            frames, dropped = list(self._frames), self._dropped
+            self._frames.clear()
+            self._bytes = self._dropped = 0
+        return frames, dropped
 
 
 class Receiver(Protocol):
@@ -197,8 +233,7 @@ def _child_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     backlog: deque[RawMessage] = deque()
-    frames: deque[FrameMessage] = deque(maxlen=CHILD_FRAME_BACKLOG_MAX)
-    dropped = [0]  # frames pushed out of `frames` since the last chunk
+    frames = FrameBuffer()
     send_lock = threading.Lock()
     stop_shipping = threading.Event()
 
@@ -206,11 +241,6 @@ def _child_main(
         while len(backlog) >= CHILD_BACKLOG_MAX:
             time.sleep(0.001)
         backlog.append((topic, payload, received_at))
-
-    def frame_sink(topic: str, payload: bytes, received_at: float, properties: dict[str, str]) -> None:
-        if len(frames) == CHILD_FRAME_BACKLOG_MAX:
-            dropped[0] += 1
-        frames.append((topic, payload, received_at, properties))
 
     def send(message: tuple[object, ...]) -> None:
         with send_lock:
@@ -220,10 +250,9 @@ def _child_main(
         count = len(backlog)
         if count:
             send(("msgs", [backlog.popleft() for _ in range(count)]))
-        count = len(frames)
-        if count or dropped[0]:
-            lost, dropped[0] = dropped[0], 0
-            send(("frames", [frames.popleft() for _ in range(count)], lost))
+        taken, lost = frames.take()
+        if taken or lost:
+            send(("frames", taken, lost))
 
     def shipper() -> None:
         while not stop_shipping.wait(CHUNK_INTERVAL_S):
@@ -235,7 +264,7 @@ def _child_main(
         subscriptions=subscriptions,
         on_message=sink,
         status_topic=status_topic,
-        on_frame=frame_sink if with_frames else None,
+        on_frame=frames.put if with_frames else None,
     )
     shipping = threading.Thread(target=shipper, name="shipper", daemon=True)
     shipping.start()
