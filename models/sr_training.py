@@ -148,6 +148,12 @@ def edge_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return dx.abs().mean() + dy.abs().mean()
 
 
+def _resume_key(config: SRTrainConfig) -> dict[str, Any]:
+    """The settings a checkpoint must share with the run that resumes it: all but the device and
+    the adversarial epochs (a finished or interrupted run may be given more of those)."""
+    return {name: value for name, value in asdict(config).items() if name not in ("gan_epochs", "device")}
+
+
 class SRTrainer:
     """Holds both networks, their optimisers and the phase; one `run_epoch` call per epoch."""
 
@@ -176,15 +182,21 @@ class SRTrainer:
             "opt_d": self.opt_d.state_dict(),
             "metrics": dict(self.metrics),
             "best_generator": dict(self.best),
+            "scaler": self.scaler.state_dict(),
+            "config": _resume_key(self.config),
         }
 
     def restore(self, states: dict[str, dict]) -> None:
+        if states.get("config") != _resume_key(self.config):
+            raise ValueError(f"its settings: {states.get('config')}")
         self.generator.load_state_dict(states["generator"])
         self.discriminator.load_state_dict(states["discriminator"])
         self.opt_g.load_state_dict(states["opt_g"])
         self.opt_d.load_state_dict(states["opt_d"])
         self.metrics = {name: float(value) for name, value in states["metrics"].items()}
         self.best = dict(states["best_generator"])
+        if states["scaler"]:  # empty when written without float16 scaling (CPU, bfloat16 GPUs)
+            self.scaler.load_state_dict(states["scaler"])
 
     def keep_if_best(self, epoch: int, val_psnr: float) -> None:
         """Remember the generator of `epoch` when its validation PSNR is the best so far (ties keep

@@ -106,3 +106,13 @@ def test_images_smaller_than_the_crop_are_refused() -> None:
 
 def _fields(config: SRTrainConfig) -> dict[str, object]:
     return {name: getattr(config, name) for name in SRTrainConfig.__dataclass_fields__}
+
+
+def test_a_changed_pretraining_length_is_refused_on_resume(tmp_path: Path) -> None:
+    """More adversarial epochs continue a run; another --epochs would move the phase boundary under it."""
+    images = [shapes_image(seed, 48) for seed in range(2)]
+    checkpoint = Checkpoint.in_folder(tmp_path)
+    tiny = {**_fields(TINY), "epochs": 1, "gan_epochs": 0, "crops_per_epoch": 16}
+    train_sr_model(images, SRTrainConfig(**tiny), checkpoint=checkpoint)
+    with pytest.raises(ValueError, match=r"other settings \(its settings: .*'epochs': 1"):
+        train_sr_model(images, SRTrainConfig(**{**tiny, "epochs": 2}), checkpoint=checkpoint)
