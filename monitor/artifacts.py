@@ -9,6 +9,7 @@ artifacts is the camera's policy: anomalous frames and/or every Nth frame.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from models.images import to_uint8
 from monitor.settings import ArtifactPolicy
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+STEM_MAX = 120  # characters of a frame key in artifact file names
 _BOX_COLOUR = (0, 255, 0)
 _MASK_TINT = np.array([255, 0, 0], dtype=np.float32)
 _MASK_ALPHA = 0.45
@@ -55,7 +57,7 @@ def write_artifacts(
     """Write the PNGs of one analysed frame (image [H, W] in [0, 1], heatmap and mask at its size)."""
     folder = directory / camera / ts.astimezone(UTC).strftime("%Y-%m-%d")
     folder.mkdir(parents=True, exist_ok=True)
-    stem = _UNSAFE.sub("_", frame_key)[:120] or "frame"
+    stem = _file_stem(frame_key)
     gray = to_uint8(image)
     image_path = folder / f"{stem}_image.png"
     Image.fromarray(gray, mode="L").save(image_path)
@@ -71,6 +73,16 @@ def write_artifacts(
         str(heatmap_path) if heatmap_path else None,
         str(mask_path) if mask_path else None,
     )
+
+
+def _file_stem(frame_key: str) -> str:
+    """The key in file-name-safe characters; a long one is cut and keeps a digest, so two keys that
+    share their first characters never share files."""
+    safe = _UNSAFE.sub("_", frame_key) or "frame"
+    if len(safe) <= STEM_MAX:
+        return safe
+    digest = hashlib.sha1(frame_key.encode(), usedforsecurity=False).hexdigest()[:8]
+    return f"{safe[: STEM_MAX - 9]}-{digest}"
 
 
 def heatmap_overlay(gray: np.ndarray, heatmap: np.ndarray) -> np.ndarray:

@@ -46,3 +46,13 @@ def test_without_models_output_only_the_image_is_written(tmp_path: Path) -> None
     """No heatmap or mask given: only the analysed image, and None for the others."""
     paths = write_artifacts(tmp_path, "cam1", "f1", TS, np.zeros((16, 16), dtype=np.float32))
     assert Path(paths.image).exists() and paths.heatmap is None and paths.mask is None
+
+
+def test_long_keys_sharing_their_start_get_files_of_their_own(tmp_path: Path) -> None:
+    """Keys cut to fit a file name keep a digest of the whole key, so no frame overwrites another's files."""
+    image = np.zeros((16, 16), dtype=np.float32)
+    prefix = "line-camera-" + "x" * 150
+    first = write_artifacts(tmp_path, "cam1", f"{prefix}@2026-03-01", TS, image).image
+    second = write_artifacts(tmp_path, "cam1", f"{prefix}@2026-03-02", TS, image).image
+    assert first != second and len(Path(first).name) <= 120 + len("_image.png")
+    assert Path(first).exists() and Path(second).exists()

@@ -92,7 +92,9 @@ def test_frames_with_user_properties_become_inspections_and_defects_alert(
             assert wait_for(lambda: count(database_url, "alerts", "asset = 'cam1'") == 1)
     finally:
         publisher.close()
-    keys = sorted(row.frame_key for row in query(database_url, "SELECT frame_key FROM inspections"))
+    keys = sorted(
+        row.frame_key.split("@")[0] for row in query(database_url, "SELECT frame_key FROM inspections")
+    )
     assert keys == ["d0", "d1", "d2", "d3", "n0", "n1", "n2", "n3", "n4"]
     paths = query(database_url, "SELECT image_path FROM inspections WHERE anomaly AND image_path IS NOT NULL")
     assert paths and all(Path(row.image_path).exists() for row in paths)

@@ -27,7 +27,7 @@ def decode(payload: bytes, properties: dict[str, str] | None = None, max_bytes: 
 def test_png_with_user_properties_keeps_pixels_time_and_id() -> None:
     """A PNG frame decodes losslessly; ts and frame_id come from the v5 user properties."""
     frame = decode(encode_png(IMAGE), {"ts": "2026-03-01T11:59:59.500Z", "frame_id": "f-17"})
-    assert frame.key == "f-17"
+    assert frame.key == "f-17@2026-03-01T11:59:59.500000+00:00"
     assert frame.ts == datetime(2026, 3, 1, 11, 59, 59, 500000, tzinfo=UTC)
     assert np.abs(frame.image - IMAGE).max() <= 1 / 255 + 1e-6
     assert (frame.site, frame.camera) == ("s1", "cam")
@@ -42,6 +42,17 @@ def test_jpeg_without_properties_uses_receive_time_and_a_content_key() -> None:
     assert first.image.shape == (64, 64)
 
 
+def test_a_repeated_frame_id_is_a_new_frame_when_its_time_differs() -> None:
+    """A camera restarting its counter repeats ids: with another publisher time the key differs, with
+    the same (a redelivery) it does not; an id without a time is the key as it is."""
+    png = encode_png(IMAGE)
+    first = decode(png, {"ts": "2026-03-01T10:00:00Z", "frame_id": "7"})
+    redelivered = decode(png, {"ts": "2026-03-01T10:00:00Z", "frame_id": "7"})
+    after_reboot = decode(png, {"ts": "2026-03-02T08:00:00Z", "frame_id": "7"})
+    assert first.key == redelivered.key != after_reboot.key
+    assert decode(png, {"frame_id": "7"}).key == "7"
+
+
 def test_json_envelope_carries_time_id_and_image() -> None:
     """The MQTT 3.1.1 envelope {ts, frame_id, image_b64} gives the same frame as the binary form."""
     envelope = {
@@ -50,7 +61,7 @@ def test_json_envelope_carries_time_id_and_image() -> None:
         "image_b64": base64.b64encode(encode_png(IMAGE)).decode(),
     }
     frame = decode(json.dumps(envelope).encode())
-    assert frame.key == "42"
+    assert frame.key == "42@2026-03-01T10:00:00.000000+00:00"
     assert frame.ts == datetime(2026, 3, 1, 10, tzinfo=UTC)
     assert frame.image.shape == IMAGE.shape
 

@@ -113,13 +113,14 @@ def test_a_restarted_simulator_never_reuses_a_frame_id(tmp_path: Path) -> None:
 
 
 def test_simulated_frame_ids_are_accepted_and_kept_as_artifact_names(tmp_path: Path) -> None:
-    """The daemon decodes a simulated frame keyed by its id, and artifact files carry the id unchanged."""
+    """The daemon decodes a simulated frame keyed by its id and time, and artifact files start with the id."""
     payload = _simulator_run(tmp_path / "truth")[0]
     received = datetime(2026, 3, 1, tzinfo=UTC)
     frame = decode_frame(payload, None, received, 1 << 20, site="s", camera="cam-01")
-    assert frame.key == json.loads(payload)["frame_id"]
+    frame_id = json.loads(payload)["frame_id"]
+    assert frame.key == f"{frame_id}@{frame.ts.isoformat(timespec='microseconds')}"
     paths = write_artifacts(tmp_path / "artifacts", "cam-01", frame.key, frame.ts, frame.image)
-    assert Path(paths.image).name == f"{frame.key}_image.png"
+    assert Path(paths.image).name.startswith(f"{frame_id}_")
 
 
 def test_frame_id_of_the_longest_camera_name_fits_the_frame_key_limit() -> None:

@@ -112,9 +112,15 @@ def _timestamp(text: str | None, received_at: datetime) -> datetime:
 
 
 def _key(frame_id: str | None, ts_text: str | None, ts: datetime, image: bytes) -> str:
-    """The (camera, frame_key) idempotency key: frame id, else publisher time, else content digest."""
+    """The (camera, frame_key) idempotency key: what a redelivery repeats and a new frame does not.
+
+    Frame id and publisher time together (a camera that restarts its counter repeats ids, not
+    times), else either alone, else a digest of the image. Never the receive time: a redelivery
+    arrives later.
+    """
+    when = ts.isoformat(timespec="microseconds") if ts_text is not None else None
     if frame_id is not None:
-        return frame_id
-    if ts_text is not None:
-        return "ts:" + ts.isoformat(timespec="microseconds")
+        return f"{frame_id}@{when}" if when else frame_id
+    if when is not None:
+        return "ts:" + when
     return "sha1:" + hashlib.sha1(image, usedforsecurity=False).hexdigest()

@@ -140,7 +140,7 @@ class ScoreRollup(Base):
 
 
 class Inspection(Base):
-    """One scored camera frame. `frame_key` is the frame id, or the ISO timestamp when there is none."""
+    """One scored camera frame; `frame_key` as `monitor.ingest.frames` makes it (id@time, id, time or digest)."""
 
     __tablename__ = "inspections"
     __table_args__ = (
@@ -151,7 +151,7 @@ class Inspection(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     camera: Mapped[str] = mapped_column(sa.String(NAME_LEN), _asset_fk())
     ts: Mapped[datetime]
-    frame_key: Mapped[str] = mapped_column(sa.String(128))
+    frame_key: Mapped[str] = mapped_column(sa.String(192))
     score: Mapped[float] = mapped_column(sa.Float)
     threshold: Mapped[float] = mapped_column(sa.Float)
     anomaly: Mapped[bool]
