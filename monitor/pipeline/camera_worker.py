@@ -7,7 +7,7 @@ oldest waiting frame is dropped and counted (the newest frame is the one worth l
 memory stays bounded under any flood. Messages for cameras that are not configured share one small
 bounded queue and end as dead letters. With several workers (`worker.count`), each camera belongs to
 one of them by the same stable hash as sensor assets, so its threshold and alert rule live in one
-place; the others drop its frames at once, uncounted as losses.
+place; the others drop its frames at once (counted as not theirs, not as losses).
 
 Per batch of one camera: decode (undecodable or oversized -> dead letter), optional super-resolution
 upscale, `ImageAnomalyModel.score_images` (score + heatmap) and, at the same time on a second
@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -75,7 +75,6 @@ class CameraState:
     detector: AssetDetector | None = None
     site: str | None = None
     frames: int = 0  # frames scored since start: the every-Nth artifact policy counts these
-    missing_logged: set[str] = field(default_factory=set)
     artifact_error: str | None = None  # the last artifact write failure, logged once until it changes
 
 
