@@ -92,7 +92,7 @@ def register(
         )
         version = str(card.get("version") or _next_version(taken))
         if version in taken:
-            raise RegistryError(f"{asset} already has a {kind} model version {version}")
+            raise RegistryError(f"{asset} already has version {version} of its {kind} model")
         path = str(Path(directory).resolve())
         holder = conn.execute(
             sa.select(ModelVersion.version).where(

@@ -57,7 +57,7 @@ def test_activate_unknown_asset_or_version_is_refused(engine: Engine, tmp_path: 
 def test_registering_a_version_twice_is_refused(engine: Engine, tmp_path: Path) -> None:
     """A version name identifies one directory; registering it again is an error."""
     registry.register(engine, "pump1", "sensor", tmp_path / "a", card("v1"))
-    with pytest.raises(registry.RegistryError, match="already has a sensor model version v1"):
+    with pytest.raises(registry.RegistryError, match="already has version v1 of its sensor model"):
         registry.register(engine, "pump1", "sensor", tmp_path / "b", card("v1"))
 
 
