@@ -77,6 +77,7 @@ class Daemon:
         self.inbox = Inbox(settings.sensors.queue_max)
         self._watchdog: threading.Thread | None = None
         self._loaded: dict[tuple[str, str], registry.LoadedModel] = {}  # by (directory, version)
+        self._failed: dict[tuple[str, str], str] = {}  # active models that could not be loaded: why
         self._stopped = False
         self._generation = -1
 
@@ -172,7 +173,8 @@ class Daemon:
         """Hand the workers every active model of their assets and cameras they are not using yet.
 
         Called at start-up and by the registry poll (hot reload): the workers swap models between
-        batches, so no message is lost or scored twice during a swap.
+        batches, so no message is lost or scored twice during a swap. While an active model cannot
+        be loaded (a share not mounted yet, a copy still running) every poll tries it again.
         """
         assert self.engine is not None and self.worker is not None
         generation = registry.generation(self.engine)
@@ -195,7 +197,9 @@ class Daemon:
             changed += self._reload_camera_models(entries)
         active = {(str(entry.path.resolve()), entry.version) for entry in entries}
         self._loaded = {key: model for key, model in self._loaded.items() if key in active}
-        self._generation = generation
+        self._failed = {key: error for key, error in self._failed.items() if key in active}
+        if not self._failed:
+            self._generation = generation
         return changed
 
     def _reload_camera_models(self, active: list[registry.ModelVersionInfo]) -> int:
@@ -235,16 +239,20 @@ class Daemon:
                         "it was overwritten; register the new one (and train into new folders)"
                     )
             except Exception as exc:
-                log.error(
-                    "cannot load model",
-                    extra={
-                        "asset": entry.asset,
-                        "kind": entry.kind,
-                        "path": str(entry.path),
-                        "error": str(exc),
-                    },
-                )
+                if self._failed.get(key) != str(exc):  # once per cause, not at every poll
+                    log.error(
+                        "cannot load model",
+                        extra={
+                            "asset": entry.asset,
+                            "kind": entry.kind,
+                            "path": str(entry.path),
+                            "error": str(exc),
+                        },
+                    )
+                self._failed[key] = str(exc)
                 return None
+            if self._failed.pop(key, None) is not None:
+                log.info("model loaded after all", extra={"asset": entry.asset, "path": str(entry.path)})
             self._loaded[key] = model
         return model
 

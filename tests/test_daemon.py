@@ -181,3 +181,22 @@ def test_a_model_folder_overwritten_after_registration_is_not_served(
         f"now holds version {retrained.version}, not {registered.version}" in getattr(r, "error", "")
         for r in caplog.records
     )
+
+
+def test_a_model_that_could_not_be_loaded_is_tried_again_at_the_next_poll(
+    tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """A model folder missing at start-up (a share not mounted yet) is loaded once it appears."""
+    # The test polls by hand: the scheduler's own poll must not race it.
+    settings = daemon_settings(
+        tmp_path, database_url, mqtt_broker, topic_prefix, scheduler={"registry_poll_s": 3600}
+    )
+    model = tiny_model()
+    install_model(settings, ["pump1"], model)
+    folder = settings.models.store / "pump1" / model.version
+    hidden = folder.rename(tmp_path / "elsewhere")
+    with running(settings) as daemon:
+        assert daemon.reload_models() == 0  # registry unchanged, folder still missing
+        hidden.rename(folder)
+        assert daemon.reload_models() == 1
+        assert daemon.reload_models() == 0  # nothing left to retry
