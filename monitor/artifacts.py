@@ -1,14 +1,15 @@
 """Inspection artifacts on disk: the analysed image, a heatmap overlay and a mask overlay with boxes.
 
 Why files and not SQL: images are large and only some are ever looked at; the `inspections` row
-keeps their paths and retention (monitor/store/retention.py) deletes old files and clears the
-paths. Layout: `<directory>/<camera>/<YYYY-MM-DD>/<frame>_{image,heatmap,mask}.png` (UTC date of
+keeps their absolute paths and retention (monitor/store/retention.py) deletes old files and clears
+the paths. Layout: `<directory>/<camera>/<YYYY-MM-DD>/<frame>_{image,heatmap,mask}.png` (UTC date of
 the frame), so an operator finds a day's frames of one camera in one folder. Which frames get
 artifacts is the camera's policy: anomalous frames and/or every Nth frame.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -54,25 +55,37 @@ def write_artifacts(
     mask: np.ndarray | None = None,
     boxes: list[tuple[int, int, int, int]] | None = None,
 ) -> ArtifactPaths:
-    """Write the PNGs of one analysed frame (image [H, W] in [0, 1], heatmap and mask at its size)."""
-    folder = directory / camera / ts.astimezone(UTC).strftime("%Y-%m-%d")
+    """Write the PNGs of one analysed frame (image [H, W] in [0, 1], heatmap and mask at its size).
+
+    The paths are absolute, so the dashboard finds the files whatever directory it runs from. When a
+    write fails (disk full) the frame's files written so far are deleted before the OSError goes
+    on: the caller keeps the row without paths, and retention only ever deletes files a row names.
+    """
+    folder = directory.resolve() / camera / ts.astimezone(UTC).strftime("%Y-%m-%d")
     folder.mkdir(parents=True, exist_ok=True)
     stem = _file_stem(frame_key)
     gray = to_uint8(image)
-    image_path = folder / f"{stem}_image.png"
-    Image.fromarray(gray, mode="L").save(image_path)
+    written: list[Path] = []
+
+    def save(picture: Image.Image, kind: str) -> str:
+        path = folder / f"{stem}_{kind}.png"
+        written.append(path)  # before saving: a failed save can leave part of the file behind
+        picture.save(path)
+        return str(path)
+
     heatmap_path = mask_path = None
-    if heatmap is not None:
-        heatmap_path = folder / f"{stem}_heatmap.png"
-        Image.fromarray(heatmap_overlay(gray, heatmap), mode="RGB").save(heatmap_path)
-    if mask is not None:
-        mask_path = folder / f"{stem}_mask.png"
-        mask_overlay(gray, mask, boxes or []).save(mask_path)
-    return ArtifactPaths(
-        str(image_path),
-        str(heatmap_path) if heatmap_path else None,
-        str(mask_path) if mask_path else None,
-    )
+    try:
+        image_path = save(Image.fromarray(gray, mode="L"), "image")
+        if heatmap is not None:
+            heatmap_path = save(Image.fromarray(heatmap_overlay(gray, heatmap), mode="RGB"), "heatmap")
+        if mask is not None:
+            mask_path = save(mask_overlay(gray, mask, boxes or []), "mask")
+    except OSError:
+        for path in written:
+            with contextlib.suppress(OSError):  # a directory in the way, the disk gone: nothing to do
+                path.unlink(missing_ok=True)
+        raise
+    return ArtifactPaths(image_path, heatmap_path, mask_path)
 
 
 def _file_stem(frame_key: str) -> str:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from monitor.artifacts import wanted, write_artifacts
@@ -56,3 +57,22 @@ def test_long_keys_sharing_their_start_get_files_of_their_own(tmp_path: Path) ->
     second = write_artifacts(tmp_path, "cam1", f"{prefix}@2026-03-02", TS, image).image
     assert first != second and len(Path(first).name) <= 120 + len("_image.png")
     assert Path(first).exists() and Path(second).exists()
+
+
+def test_a_failed_write_leaves_no_partial_files(tmp_path: Path) -> None:
+    """When one file cannot be written (disk full, here a folder in the way) the frame's files
+    already written are deleted and the error goes on to the caller."""
+    folder = tmp_path / "cam1" / "2026-03-01"
+    (folder / "f1_mask.png").mkdir(parents=True)
+    image = np.zeros((16, 16), dtype=np.float32)
+    with pytest.raises(OSError):
+        write_artifacts(tmp_path, "cam1", "f1", TS, image, image, image > 0)
+    assert [path.name for path in folder.iterdir()] == ["f1_mask.png"]  # only the folder in the way
+
+
+def test_paths_are_absolute_for_a_relative_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths stored from a relative directory still lead to the files from another working directory."""
+    monkeypatch.chdir(tmp_path)
+    paths = write_artifacts(Path("var/artifacts"), "cam1", "f1", TS, np.zeros((16, 16), dtype=np.float32))
+    monkeypatch.chdir("/")
+    assert Path(paths.image).is_absolute() and Path(paths.image).exists()

@@ -306,3 +306,19 @@ def test_an_upscaler_of_another_factor_is_refused(
     worker = CameraWorker(make_settings(tmp_path, database_url, upscale=2), writer, Metrics())
     with pytest.raises(ValueError, match="upscales x2; sr model .* is x4"):
         worker.assign_model("cam1", "sr", tiny_camera_models().sr)
+
+
+def test_a_single_bad_part_is_flagged_and_kept_without_an_alert(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """A frame is anomalous by its own score (and gets its images); one bad part alone opens no alert."""
+    worker = worker_for(make_settings(tmp_path, database_url), writer)
+    normal_seeds = [1000, 1001, 1002, 1003, 1004, 1005, 1006, 1008]  # under the tiny model's threshold
+    frames = [message(i, encode_png(make_frame(seed, SIZE).image)) for i, seed in enumerate(normal_seeds)]
+    frames[4] = message(4, encode_png(make_frame(2001, SIZE, DEFECTS).image))
+    assert worker.process("cam1", frames) == 8
+    assert writer.flush(10)
+    rows = query(database_url, "SELECT frame_key, anomaly, image_path FROM inspections ORDER BY ts")
+    assert [row.anomaly for row in rows] == [i == 4 for i in range(8)]
+    assert rows[4].image_path is not None and Path(rows[4].image_path).exists()
+    assert count(database_url, "alerts") == 0

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from monitor.artifacts import write_artifacts
 from monitor.settings import RetentionSettings
+from monitor.store import retention
 from monitor.store.records import DeadLetterRecord, ScoreRecord
 from monitor.store.retention import apply_retention
 from monitor.store.tables import Asset, DeadLetter, Inspection, Score, ScoreRollup
@@ -95,3 +100,123 @@ def test_old_dead_letters_and_artifacts_are_removed(engine: Engine, tmp_path: Pa
     with engine.connect() as conn:
         assert conn.execute(sa.select(DeadLetter.received_at)).scalars().all() == [NOW]
         assert conn.execute(sa.select(Inspection.image_path)).scalar_one() is None
+
+
+def inspections(engine: Engine, *rows: tuple[datetime, str | None, str | None, str | None]) -> None:
+    """Inspection rows of camera cam1 as (ts, image_path, heatmap_path, mask_path)."""
+    with engine.begin() as conn:
+        if conn.execute(sa.select(Asset.name).where(Asset.name == "cam1")).first() is None:
+            conn.execute(sa.insert(Asset).values(name="cam1", kind="camera", channels=[], created_at=OLD))
+        conn.execute(
+            sa.insert(Inspection),
+            [
+                {
+                    "camera": "cam1",
+                    "ts": ts,
+                    "frame_key": f"f{ts.timestamp()}",
+                    "score": 1.0,
+                    "threshold": 2.0,
+                    "anomaly": False,
+                    "image_path": image,
+                    "heatmap_path": heatmap,
+                    "mask_path": mask,
+                }
+                for ts, image, heatmap, mask in rows
+            ],
+        )
+
+
+def stored_paths(engine: Engine) -> list[tuple[str | None, str | None, str | None]]:
+    with engine.connect() as conn:
+        query = sa.select(Inspection.image_path, Inspection.heatmap_path, Inspection.mask_path)
+        return [tuple(row) for row in conn.execute(query.order_by(Inspection.ts))]
+
+
+def files(folder: Path, *names: str) -> list[Path]:
+    for name in names:
+        (folder / name).write_bytes(b"png")
+    return [folder / name for name in names]
+
+
+def test_artifacts_of_more_rows_than_one_chunk_are_all_removed(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expired rows are worked through chunk by chunk; only files that existed count as removed."""
+    monkeypatch.setattr(retention, "ARTIFACT_CHUNK", 2)
+    paths = files(tmp_path, *(f"{i}_{kind}.png" for i in range(5) for kind in ("image", "heatmap")))
+    rows = [(OLD + timedelta(seconds=i), str(paths[2 * i]), str(paths[2 * i + 1]), None) for i in range(5)]
+    missing = (OLD + timedelta(seconds=5), str(tmp_path / "gone_image.png"), None, None)
+    recent = (NOW, str(tmp_path / "recent.png"), None, None)
+    inspections(engine, *rows, missing, recent)
+    result = apply_retention(engine, SETTINGS, NOW)
+    assert (result.artifacts_removed, result.artifacts_kept) == (10, 0)
+    assert not any(path.exists() for path in paths)
+    assert stored_paths(engine) == [(None, None, None)] * 6 + [(str(tmp_path / "recent.png"), None, None)]
+
+
+def test_a_file_that_cannot_be_removed_keeps_its_path_for_the_next_run(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused deletion keeps that one path (the others of the row are cleared), logs one summary
+    line, and the next run removes the file."""
+    monkeypatch.setattr(retention, "ARTIFACT_CHUNK", 1)  # the next chunk starts past a row kept
+    image, heatmap, other = files(tmp_path, "a_image.png", "a_heatmap.png", "b_image.png")
+    inspections(
+        engine, (OLD, str(image), str(heatmap), None), (OLD + timedelta(seconds=1), str(other), None, None)
+    )
+    unlink = Path.unlink
+
+    def refuse(path: Path, missing_ok: bool = False) -> None:
+        if path.name.endswith("image.png"):
+            raise PermissionError(13, "Permission denied", str(path))
+        unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    with caplog.at_level(logging.WARNING, logger=retention.__name__):
+        result = apply_retention(engine, SETTINGS, NOW)
+    assert (result.artifacts_removed, result.artifacts_kept) == (1, 2)
+    assert stored_paths(engine) == [(str(image), None, None), (str(other), None, None)]
+    assert [record.getMessage().split(" (first")[0] for record in caplog.records] == [
+        "retention: 2 artifact file(s) could not be removed, their paths are kept for the next run"
+    ]
+    monkeypatch.setattr(Path, "unlink", unlink)
+    assert apply_retention(engine, SETTINGS, NOW).artifacts_removed == 2
+    assert not image.exists() and not other.exists()
+    assert stored_paths(engine) == [(None, None, None)] * 2
+
+
+def test_folders_left_empty_are_removed(engine: Engine, tmp_path: Path) -> None:
+    """Date folders emptied by retention go, and so does a camera folder left with none."""
+    directory = tmp_path / "artifacts"
+    frame = np.zeros((8, 8), dtype=np.float32)
+    old = write_artifacts(directory, "cam1", "old", OLD, frame, frame)
+    recent = write_artifacts(directory, "cam1", "recent", NOW, frame)
+    other = write_artifacts(directory, "cam2", "old", OLD, frame)
+    inspections(
+        engine,
+        (OLD, old.image, old.heatmap, None),
+        (OLD + timedelta(seconds=1), other.image, None, None),
+        (NOW, recent.image, None, None),
+    )
+    assert apply_retention(engine, SETTINGS, NOW).artifacts_removed == 3
+    assert sorted(str(path.relative_to(directory)) for path in directory.rglob("*")) == [
+        "cam1",
+        "cam1/2026-11-23",
+        "cam1/2026-11-23/recent_image.png",
+    ]
+
+
+def test_dead_letters_go_even_when_artifact_removal_fails(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dead letters are deleted in a transaction of their own, which an artifact error cannot undo."""
+    write(engine, DeadLetterRecord("t", "bad JSON", b"{", 1, OLD))
+
+    def broken(*_args: object) -> tuple[int, int]:
+        raise OSError("artifact volume unreachable")
+
+    monkeypatch.setattr(retention, "_remove_artifacts", broken)
+    with pytest.raises(OSError, match="unreachable"):
+        apply_retention(engine, SETTINGS, NOW)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(DeadLetter)).scalar_one() == 0

@@ -13,7 +13,7 @@ Per batch of one camera: decode (undecodable or oversized -> dead letter), optio
 upscale, `ImageAnomalyModel.score_images` (score + heatmap) and, at the same time on a second
 thread, `SegmentationModel.segment`; `describe_mask` (defect area, count, boxes), then the camera's
 `AssetDetector` (the same adaptive threshold and alert rule as sensors), artifacts per the camera's
-policy, and one `inspections` row per frame. A batch the models fail on is scored again frame by
+policy, and one `inspections` row per frame, anomalous when its score is above the threshold. A batch the models fail on is scored again frame by
 frame, so one frame they cannot take ends as a `scoring_failed` dead letter and the others are
 scored; a failed artifact write is logged and counted, and the inspection row is kept without paths.
 Like the scoring worker, this thread owns every per-camera state; model swaps and recalibration are
@@ -343,9 +343,12 @@ class CameraWorker:
                 dtype=np.float64,
             )
             observation = state.detector.observe(frame.ts, float(scores[i]), defects)
+            # Each frame is a part: it is anomalous by its own score, as in `monitor score image-ae`;
+            # the K-of-N rule decides alerts only, so a single bad part is flagged and kept on disk.
+            anomalous = observation.score > observation.threshold
             state.frames += 1
             paths = None
-            if wanted(policy, observation.anomaly, state.frames):
+            if wanted(policy, anomalous, state.frames):
                 try:
                     paths = write_artifacts(
                         policy.directory,
@@ -367,7 +370,7 @@ class CameraWorker:
                     frame_key=frame.key,
                     score=float(scores[i]),
                     threshold=observation.threshold,
-                    anomaly=observation.anomaly,
+                    anomaly=anomalous,
                     defect_area=summary.area_percent if summary is not None else None,
                     defect_count=summary.count if summary is not None else None,
                     ae_model_version=state.ae.version,

@@ -4,12 +4,16 @@ Raw scores older than `raw_scores_days` are folded into per-asset, per-minute `s
 (count, mean, max, anomalies) and then deleted, in one transaction per asset. Folding merges into an
 existing minute, so a late score for an already rolled-up minute is counted, and a rerun changes
 nothing. Old dead letters are deleted; old inspection artifacts (images, heatmaps, masks) are
-removed from disk and their paths cleared, the inspection rows themselves are kept.
+removed from disk and their paths cleared, the inspection rows themselves are kept. Artifacts go
+in chunks of rows, one transaction each; a file that cannot be deleted keeps its path and is tried
+again on the next run, and date folders left empty are removed.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +28,10 @@ from monitor.store.tables import Asset, DeadLetter, Inspection, Score, ScoreRoll
 
 log = logging.getLogger(__name__)
 
+ARTIFACT_CHUNK = 5_000  # inspection rows whose files are removed per transaction
+_PATH_KEYS = ("image_path", "heatmap_path", "mask_path")  # the inspection columns naming files
+_DATE_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")  # `<camera>/<YYYY-MM-DD>/` in the artifact layout
+
 
 @dataclass(frozen=True)
 class RetentionResult:
@@ -31,6 +39,7 @@ class RetentionResult:
     rollup_minutes: int  # roll-up rows inserted or merged into
     dead_letters_deleted: int
     artifacts_removed: int  # files deleted from disk
+    artifacts_kept: int  # files that could not be deleted; their paths stay for the next run
 
 
 def apply_retention(engine: Engine, retention: RetentionSettings, now: datetime) -> RetentionResult:
@@ -49,8 +58,9 @@ def apply_retention(engine: Engine, retention: RetentionSettings, now: datetime)
                 DeadLetter.received_at < now - timedelta(days=retention.dead_letters_days)
             )
         ).rowcount
-        artifacts = _remove_artifacts(conn, now - timedelta(days=retention.artifacts_days))
-    result = RetentionResult(rolled, minutes, max(dead, 0), artifacts)
+    # After the dead letters' own commit: a problem with the artifacts cannot undo that deletion.
+    removed, kept = _remove_artifacts(engine, now - timedelta(days=retention.artifacts_days), ARTIFACT_CHUNK)
+    result = RetentionResult(rolled, minutes, max(dead, 0), removed, kept)
     log.info("retention: %s", result)
     return result
 
@@ -113,28 +123,105 @@ def _merge_rollups(conn: Connection, asset: str, groups: list[dict[str, Any]], p
     )
 
 
-def _remove_artifacts(conn: Connection, cutoff: datetime) -> int:
-    """Delete old inspection images/heatmaps/masks from disk and clear their paths."""
-    path_columns = (Inspection.image_path, Inspection.heatmap_path, Inspection.mask_path)
-    rows = conn.execute(
-        sa.select(Inspection.id, *path_columns).where(
-            Inspection.ts < cutoff, sa.or_(*(column.is_not(None) for column in path_columns))
-        )
-    ).all()
-    removed = 0
+def _remove_artifacts(engine: Engine, cutoff: datetime, chunk: int) -> tuple[int, int]:
+    """Delete old inspection images/heatmaps/masks from disk and clear their paths; returns
+    (files removed, files that could not be removed).
+
+    A chunk of rows at a time, each chunk cleared in its own transaction, so no statement grows
+    with the backlog (psycopg refuses more than 65,535 parameters) and a failure keeps the work of
+    the chunks before it. A path is cleared once its file is gone (removed now, or already
+    missing); a file that cannot be removed keeps its path, so the next run tries again.
+    """
+    path_columns = [getattr(Inspection, key) for key in _PATH_KEYS]
+    expired = sa.and_(Inspection.ts < cutoff, sa.or_(*(column.is_not(None) for column in path_columns)))
+    removal = _Removal()
+    last_id = 0
+    while True:
+        # Keyset paging on the primary key: rows whose files could not be removed still match
+        # `expired`, so an offset-free "next chunk" must start after the last row seen.
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(Inspection.id, *path_columns)
+                .where(expired, Inspection.id > last_id)
+                .order_by(Inspection.id)
+                .limit(chunk)
+            ).all()
+        if not rows:
+            break
+        last_id = rows[-1].id
+        _remove_chunk(engine, rows, removal)
+        if len(rows) < chunk:
+            break
+    removal.prune_folders()
+    removal.report()
+    return removal.removed, removal.failed
+
+
+def _remove_chunk(engine: Engine, rows: Sequence[sa.Row[Any]], removal: _Removal) -> None:
+    """Delete one chunk's files, then clear in one transaction exactly the paths whose file is gone."""
+    cleared: list[int] = []
+    partly: list[tuple[int, dict[str, None]]] = []
     for row in rows:
-        for path in (row.image_path, row.heatmap_path, row.mask_path):
-            if path is None:
+        stored = {key: path for key in _PATH_KEYS if (path := row._mapping[key]) is not None}
+        gone = {key: None for key, path in stored.items() if removal.remove(Path(path))}
+        if len(gone) == len(stored):
+            cleared.append(row.id)
+        elif gone:
+            partly.append((row.id, gone))
+    with engine.begin() as conn:
+        if cleared:
+            conn.execute(
+                sa.update(Inspection).where(Inspection.id.in_(cleared)).values(dict.fromkeys(_PATH_KEYS))
+            )
+        for row_id, values in partly:
+            conn.execute(sa.update(Inspection).where(Inspection.id == row_id).values(values))
+
+
+class _Removal:
+    """Deletes artifact files for one retention run, remembers their folders, and tallies failures
+    so a broken mount logs one line per run instead of one per file."""
+
+    def __init__(self) -> None:
+        self.removed = 0
+        self.failed = 0
+        self._first_failure = ""
+        self._folders: set[Path] = set()
+
+    def remove(self, path: Path) -> bool:
+        """Delete one file; True when it is gone (removed now or already missing)."""
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self.failed += 1
+            self._first_failure = self._first_failure or f"{path}: {exc}"
+            return False
+        else:
+            self.removed += 1
+        self._folders.add(path.parent)
+        return True
+
+    def prune_folders(self) -> None:
+        """Remove `<camera>/<YYYY-MM-DD>/` folders left empty, then camera folders left empty.
+
+        Only folders named like a date (the layout of monitor/artifacts.py) and their parents are
+        touched, and only when empty, so a path stored elsewhere never takes a folder with it.
+        """
+        for folder in sorted(self._folders):
+            if not _DATE_FOLDER.fullmatch(folder.name):
                 continue
-            try:
-                Path(path).unlink(missing_ok=True)
-                removed += 1
-            except OSError as exc:
-                log.warning("retention: cannot remove artifact %s: %s", path, exc)
-    if rows:
-        conn.execute(
-            sa.update(Inspection)
-            .where(Inspection.id.in_([row.id for row in rows]))
-            .values(image_path=None, heatmap_path=None, mask_path=None)
-        )
-    return removed
+            for empty in (folder, folder.parent):
+                try:
+                    empty.rmdir()
+                except OSError:  # not empty (a newer frame, a failed removal) or already gone
+                    break
+
+    def report(self) -> None:
+        if self.failed:
+            log.warning(
+                "retention: %d artifact file(s) could not be removed, their paths are kept for the next"
+                " run (first: %s)",
+                self.failed,
+                self._first_failure,
+            )
