@@ -14,8 +14,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.queries.timeline import AlertPeriod
+from monitor.store.records import Severity
 
-SEVERITY_COLOURS = {"warning": "rgba(255, 165, 0, 0.18)", "critical": "rgba(220, 20, 60, 0.20)"}
+SEVERITY_COLOURS: dict[str, str] = {  # one per Severity, orange to red as it rises
+    Severity.WARNING: "rgba(255, 165, 0, 0.18)",
+    Severity.MAJOR: "rgba(255, 69, 0, 0.20)",
+    Severity.CRITICAL: "rgba(220, 20, 60, 0.20)",
+}
 _OTHER_SEVERITY = "rgba(128, 128, 128, 0.18)"
 _HEIGHT = 330
 _SMALL_HEIGHT = 300
@@ -31,11 +36,13 @@ def score_figure(
     *,
     selected: str | None = None,
     height: int = _HEIGHT,
+    anomalies: bool = False,
 ) -> go.Figure:
     """Score against the threshold in force over [start, end]: the score line (and the bucket maximum
     when downsampled), the threshold as a step line with a marker at each change (from the `thresholds` history, else
     from the value stored with each score), and one shaded band
-    per alert (the `selected` alert outlined)."""
+    per alert (the `selected` alert outlined). With `anomalies`, a red dot on each row or bucket holding
+    anomalous scores (a camera's anomalous frames are events of their own, not just a bump in a line)."""
     figure = go.Figure()
     if "max_score" in scores and not scores["max_score"].equals(scores["score"]):
         figure.add_trace(
@@ -56,6 +63,19 @@ def score_figure(
             line={"width": 1.5, "color": "rgb(31, 119, 180)"},
         )
     )
+    flagged = scores[scores["anomalies"] > 0] if anomalies else scores.iloc[:0]
+    if not flagged.empty:
+        figure.add_trace(
+            go.Scatter(
+                x=flagged["ts"],
+                y=flagged["max_score"],
+                name="anomalous",
+                mode="markers",
+                marker={"size": 6, "color": "crimson"},
+                customdata=flagged["anomalies"],
+                hovertemplate="%{customdata} anomalous",
+            )
+        )
     if thresholds.empty and scores["threshold"].notna().any():  # no history rows: the per-row value
         thresholds = pd.DataFrame({"computed_at": scores["ts"], "value": scores["threshold"], "method": ""})
         thresholds = thresholds[thresholds["value"].ne(thresholds["value"].shift())]

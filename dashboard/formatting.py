@@ -14,6 +14,13 @@ def age(delta: timedelta) -> str:
     return f"{seconds:.0f} s"
 
 
+def duration(seconds: int) -> str:
+    """A chart bucket's width, exact: "14 min", "90 min", "2 h" (whole minutes, as buckets are)."""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 60} min"
+
+
 def when(at: datetime | None) -> str:
     """A UTC time to the second ("2026-11-24 10:57:16 UTC"), or a dash."""
     return "—" if at is None else f"{at:%Y-%m-%d %H:%M:%S} UTC"

@@ -14,6 +14,7 @@ from dashboard.queries.readings import alert_readings
 from dashboard.queries.scores import channel_ranking, contribution_frame, score_series
 from dashboard.queries.timeline import AlertPeriod, alert_periods, nearest, threshold_steps
 from monitor.store import tables
+from monitor.store.records import Severity
 
 NO_THRESHOLDS = pd.DataFrame(columns=["computed_at", "value", "method"])
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -235,6 +236,19 @@ def test_alert_readings_are_channel_columns_in_time_order_up_to_the_limit(dashbo
     assert list(frame["ts"]) == _minutes(T0 - timedelta(minutes=5), 4)
     assert list(frame["flow"]) == [9, 8, 7, 6]  # seeded newest first: the oldest has the largest value
     assert empty.empty
+
+
+def test_each_severity_is_shaded_in_a_colour_of_its_own() -> None:
+    """Warning, major and critical bands differ, and none falls back to the grey of an unknown severity."""
+    periods = [
+        AlertPeriod(str(severity), severity, "open", T0, T0 + timedelta(minutes=5), 2.0, [])
+        for severity in Severity
+    ]
+    frame = pd.DataFrame({"ts": [T0], "score": [0.5], "threshold": [1.0]})
+    figure = score_figure(frame, NO_THRESHOLDS, periods, T0, T0 + timedelta(hours=1))
+    colours = [shape.fillcolor for shape in figure.layout.shapes]
+    assert len(colours) == len(set(colours)) == len(Severity)
+    assert "rgba(128, 128, 128, 0.18)" not in colours
 
 
 def test_readings_figure_has_a_strip_per_channel_and_marks_the_opening() -> None:

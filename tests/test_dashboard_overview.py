@@ -13,8 +13,10 @@ from dashboard_helpers import (
     add_rows,
     add_scores,
 )
+from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
+from dashboard.queries import overview
 from monitor.store import tables
 
 PAGE = "views/overview.py"
@@ -89,6 +91,22 @@ def test_open_alerts_are_counted_by_severity(dashboard: DashboardEnv) -> None:
     add_alert(dashboard.engine, "pump-1", severity="major", state="resolved")
     at = dashboard.app("viewer", page=PAGE)
     assert [metric(at, f"Open {s}") for s in ("critical", "major", "warning")] == ["1", "0", "2"]
+
+
+def test_tiles_count_the_alerts_of_every_tile_shown_when_many_assets_have_alerts(engine: Engine) -> None:
+    """Each tile shown gets its own unresolved alerts, however many other assets have alerts too."""
+    names = [f"pump-{i:02d}" for i in range(60)]
+    for name in names:
+        add_asset(engine, name)
+        add_alert(engine, name, severity="critical")
+        add_alert(engine, name, severity="warning")
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":  # hash the groups, as PostgreSQL does on a large table
+            for setting in ("enable_sort", "enable_indexscan", "enable_bitmapscan"):
+                conn.exec_driver_sql(f"SET {setting} = off")
+        shown = overview.tiles(conn, datetime.now(UTC), limit=10)
+    assert [t.name for t in shown] == names[:10]
+    assert all(t.alerts == {"critical": 1, "warning": 1} and t.state == "alarm" for t in shown)
 
 
 def test_daemon_status_shows_heartbeat_rates_queue_and_recent_dead_letters(

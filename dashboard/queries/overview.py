@@ -4,7 +4,7 @@ A tile's state, most urgent first: in maintenance (a window covers it now), alar
 major or critical alert), warning (an unresolved warning alert, or its latest score above the
 threshold), no data (nothing scored for NO_DATA_AFTER), normal. Every query walks an index: the
 latest score per asset is a max over the (asset, ts) primary key, the latest inspection over
-(camera, ts), unresolved alerts over (state, opened_at).
+(camera, ts), the unresolved alerts of the tiles shown over (asset, state).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def tiles(conn: Connection, now: datetime, limit: int) -> list[Tile]:
         .limit(limit)
     ).all()
     latest = _latest_values(conn, [(a.name, a.kind, a.last_seen) for a in assets if a.last_seen is not None])
-    alerts = unresolved_alerts(conn, limit * len(SEVERITIES))
+    alerts = unresolved_alerts(conn, [asset.name for asset in assets])
     windows = active_windows(conn, now)
     everything_stopped = any(w.asset is None for w in windows)
     stopped = {w.asset for w in windows}
@@ -113,13 +113,18 @@ def _latest_values(conn: Connection, seen: list[tuple[str, str, datetime]]) -> d
     return values
 
 
-def unresolved_alerts(conn: Connection, limit: int) -> dict[str, dict[str, int]]:
-    """asset -> severity -> number of open or acknowledged alerts."""
+def unresolved_alerts(conn: Connection, assets: list[str]) -> dict[str, dict[str, int]]:
+    """asset -> severity -> number of open or acknowledged alerts, for `assets` (the tiles shown).
+
+    Filtered by name rather than cut by a LIMIT: a LIMIT on the groups would keep arbitrary ones, and
+    tiles would read normal for assets with critical alerts once many assets have alerts.
+    """
+    if not assets:
+        return {}
     rows = conn.execute(
         sa.select(Alert.asset, Alert.severity, sa.func.count())
-        .where(Alert.state.in_(UNRESOLVED))
+        .where(Alert.asset.in_(assets), Alert.state.in_(UNRESOLVED))
         .group_by(Alert.asset, Alert.severity)
-        .limit(limit)
     ).all()
     result: dict[str, dict[str, int]] = {}
     for asset, severity, count in rows:

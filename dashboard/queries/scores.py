@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from dashboard.formatting import duration
 from monitor.store.tables import Score, ScoreRollup
 
 RAW_MAX_SPAN = timedelta(hours=3)
@@ -43,7 +44,7 @@ class ScoreSeries:
                 text += " Only the first rows of the range are shown: narrow the range to see the rest."
             return text
         return (
-            f"Mean and maximum score per {_duration(self.bucket_s)} ({len(self.frame):,} buckets): minutes "
+            f"Mean and maximum score per {duration(self.bucket_s)} ({len(self.frame):,} buckets): minutes "
             "past retention from `score_rollups`, the rest aggregated from `scores` in the database."
         )
 
@@ -92,7 +93,7 @@ def _buckets(
     """Raw scores and roll-ups summed per bucket in SQL, merged here (a minute is in one or the other,
     or in both when a late score arrived after its minute was rolled up)."""
     postgres = conn.dialect.name == "postgresql"
-    raw_bucket = _bucket(Score.ts, bucket_s, postgres)
+    raw_bucket = bucket_column(Score.ts, bucket_s, postgres)
     raw = conn.execute(
         sa.select(
             raw_bucket,
@@ -108,7 +109,7 @@ def _buckets(
     ).all()
     rolled = conn.execute(
         sa.select(
-            _bucket(ScoreRollup.minute, bucket_s, postgres),
+            bucket_column(ScoreRollup.minute, bucket_s, postgres),
             sa.func.sum(ScoreRollup.count).label("n"),
             sa.func.sum(ScoreRollup.mean_score * ScoreRollup.count).label("total"),
             sa.func.max(ScoreRollup.max_score).label("max_score"),
@@ -137,7 +138,7 @@ def _buckets(
     )
 
 
-def _bucket(ts: Any, bucket_s: int, postgres: bool) -> Any:
+def bucket_column(ts: Any, bucket_s: int, postgres: bool) -> Any:
     """Bucket number = whole seconds since the epoch // bucket_s (a literal: GROUP BY repeats it)."""
     width: Any = sa.literal_column(str(int(bucket_s)))
     seconds: Any
@@ -175,9 +176,3 @@ def channel_ranking(contributions: pd.DataFrame) -> pd.Series:
     if contributions.empty:
         return pd.Series(dtype=float)
     return contributions.mean().sort_values(ascending=False)
-
-
-def _duration(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 60} min"

@@ -50,7 +50,8 @@ st.plotly_chart(
     key="asset-score",
 )
 st.caption(
-    series.caption() + " Shaded: alert periods (orange warning, red critical); diamonds: threshold changes."
+    series.caption()
+    + " Shaded: alert periods (orange warning, orange-red major, red critical); diamonds: threshold changes."
 )
 
 window = timeline.around(alert) if alert is not None else (start, end)

@@ -1,6 +1,6 @@
 """Camera view: a camera's latest and anomalous inspections, one of them in detail (analysed image,
-anomaly heatmap, defect mask with boxes, as written by monitor/artifacts.py), and its score history.
-`?camera=<name>&at=<iso>` preselects the camera and the inspection at that time."""
+anomaly heatmap, defect mask with boxes, as written by monitor/artifacts.py), and its score history over the
+whole range. `?camera=<name>&at=<iso>` preselects the camera and the inspection at that time."""
 
 from __future__ import annotations
 
@@ -30,12 +30,26 @@ subject = pick_subject(
 )
 camera, at, start, end, choose = subject.name, subject.at, subject.start, subject.end, subject.beside
 
+
+def show_artifact(title: str, path: str | None) -> None:
+    """One artifact image, or a caption saying there is none: one unreadable file (truncated by a full
+    disk, or removed by retention since `artifact` looked) must not take the page down."""
+    file = inspections.artifact(path)
+    if file is not None:
+        try:
+            st.image(str(file), caption=title, width="stretch")
+            return
+        except (OSError, ValueError):
+            pass
+    st.caption(f"{title}: no file (not written for this frame, removed by retention, or unreadable).")
+
+
 rows = min(config.page_rows, 50)  # a 768-px screen shows a dozen; the selectbox reaches the rest
 with engine.connect() as conn:
     newest = inspections.latest(conn, camera, rows)
     anomalous = inspections.latest(conn, camera, rows, anomalous=True)
     at_time = inspections.latest(conn, camera, 1, before=at) if at is not None else newest.iloc[:0]
-    scores, cut = inspections.history(conn, camera, start, end, config.page_rows)
+    series = inspections.history(conn, camera, start, end)
     steps = timeline.threshold_steps(conn, camera, start, end, config.page_rows)
     periods = timeline.alert_periods(conn, camera, start, end, now, config.page_rows)
 if newest.empty:
@@ -64,11 +78,7 @@ for column, (title, path) in zip(
     strict=True,
 ):
     with column:
-        file = inspections.artifact(path)
-        if file is None:
-            st.caption(f"{title}: no file (not written for this frame, or removed by retention).")
-        else:
-            st.image(str(file), caption=title, width="stretch")
+        show_artifact(title, path)
 defects = (
     f"{int(chosen['defect_count'])} defect(s) over {chosen['defect_area']:.2f} % of the image"
     if pd.notna(chosen["defect_area"])
@@ -94,9 +104,6 @@ with tables:
     else:
         anomalous_tab.dataframe(anomalous[shown], column_config=settings, height=300, hide_index=True)
 with history:
-    st.plotly_chart(charts.score_figure(scores, steps, periods, start, end, height=300), key="camera-score")
-    st.caption(
-        f"Inspection scores against the camera's threshold ({len(scores):,} inspections"
-        + (", the newest of the range only" if cut else "")
-        + "); shaded: alert periods."
-    )
+    figure = charts.score_figure(series.frame, steps, periods, start, end, height=300, anomalies=True)
+    st.plotly_chart(figure, key="camera-score")
+    st.caption(series.caption() + "; red dots: anomalous frames; shaded: alert periods.")
