@@ -47,6 +47,44 @@ class Checkpoint:
                 f"{self.path}: damaged or unreadable checkpoint; delete it to start over"
             ) from exc
 
+    def other_setup(self, difference: str) -> ValueError:
+        """The one-line error for a checkpoint this run cannot continue: written with other settings,
+        or by another kind of model left in the same folder."""
+        return ValueError(
+            f"{self.path} was written by a different training setup ({difference}); delete it to start over"
+        )
+
     def remove(self) -> None:
         """Delete the checkpoint once training has completed and the model directory is written."""
         self.path.unlink(missing_ok=True)
+
+
+def setup_difference(written: object, wanted: dict[str, Any]) -> str:
+    """What differs between the settings a checkpoint records and this run's, e.g.
+    `checkpoint: epochs 2; now: epochs 3`; a checkpoint without such settings is another model's."""
+    if not isinstance(written, dict):
+        return "it holds another kind of model"
+    then, now = _flat(written), _flat(wanted)
+    names = [name for name in {**then, **now} if then.get(name) != now.get(name)]
+    before = ", ".join(f"{name} {then.get(name, 'unset')}" for name in names)
+    after = ", ".join(f"{name} {now.get(name, 'unset')}" for name in names)
+    return f"checkpoint: {before}; now: {after}"
+
+
+def _flat(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as one level of dotted names (`architecture.widths`)."""
+    flat: dict[str, Any] = {}
+    for name, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
+def state_mismatch(exc: BaseException) -> str:
+    """Why the states of a checkpoint did not load, in one line: a missing entry by name, otherwise
+    the headline of the error (load_state_dict lists every mismatched tensor on lines of its own)."""
+    if isinstance(exc, KeyError):
+        return f"it holds no {exc.args[0]!r} state" if exc.args else "a state is missing"
+    return next(iter(str(exc).splitlines()), "").rstrip(":") or type(exc).__name__

@@ -167,7 +167,9 @@ class ImageAnomalyModel:
 
     @classmethod
     def load(cls, directory: Path, device: str = "auto") -> ImageAnomalyModel:
-        """Load and verify a model directory written by `save`; ModelCardError says what is wrong."""
+        """Load and verify a model directory written by `save`; ModelCardError says what is wrong
+        with it, ValueError that `device` cannot be used (checked first, apart: not the model's fault)."""
+        resolved = resolve_device(device).type
         files = load_model_dir(directory, KIND)
         card = files.card
         if card.get("format") != CARD_FORMAT:
@@ -182,7 +184,7 @@ class ImageAnomalyModel:
                 scoring=ScoringConfig(**card["scoring"]),
                 training_scores=files.arrays["training_scores"],
                 card=card,
-                device=device,
+                device=resolved,
             )
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelCardError(f"{directory}: model card and weights do not fit together: {exc}") from exc

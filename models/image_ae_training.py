@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.checkpoint import Checkpoint
+from models.checkpoint import Checkpoint, setup_difference, state_mismatch
 from models.image_ae import ImageAEConfig, ImageAnomalyNet, focal_loss, reconstruction_loss
 from models.image_ae_model import ImageAnomalyModel, ScoringConfig, to_working
 from models.images import pad_to_multiple
@@ -205,20 +205,27 @@ def train_image_ae(
     best_loss, best_epoch, best_state = float("inf"), 0, copy.deepcopy(module.state_dict())
     start_epoch = 1
     resumed = checkpoint.load() if checkpoint is not None else None
-    if resumed is not None:
+    if checkpoint is not None and resumed is not None:
         finished, states = resumed
-        if states["extra"]["identity"] != config.identity():
+        extra = states.get("extra")
+        written = extra.get("identity") if isinstance(extra, dict) else None
+        if written != config.identity():
+            raise checkpoint.other_setup(setup_difference(written, config.identity()))
+        if finished > config.epochs:
             raise ValueError(
-                f"{checkpoint.path if checkpoint else ''}: checkpoint is from another training configuration; "
-                "delete it or use another output folder"
+                f"{checkpoint.path}: the checkpoint has finished epoch {finished}, more than --epochs "
+                f"{config.epochs}; give --epochs {finished} or more to continue it, or delete it to start over"
             )
-        module.load_state_dict(states["module"])
-        if average is not None:
-            average.load_state_dict(states["average"])
-        optimiser.load_state_dict(states["optimiser"])
-        best_state = states["best"]
-        best_loss, best_epoch = float(states["extra"]["best_loss"]), int(states["extra"]["best_epoch"])
-        generator.set_state(states["extra"]["generator"])
+        try:
+            module.load_state_dict(states["module"])
+            if average is not None:
+                average.load_state_dict(states["average"])
+            optimiser.load_state_dict(states["optimiser"])
+            best_state = states["best"]
+            best_loss, best_epoch = float(states["extra"]["best_loss"]), int(states["extra"]["best_epoch"])
+            generator.set_state(states["extra"]["generator"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise checkpoint.other_setup(state_mismatch(exc)) from exc
         start_epoch = finished + 1
 
     for epoch in range(start_epoch, config.epochs + 1):

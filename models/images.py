@@ -8,15 +8,18 @@ same pixels for the same file.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 UINT16_MAX = 65535.0
+T = TypeVar("T")
 
 
 def list_images(directory: Path) -> list[Path]:
@@ -29,6 +32,23 @@ def list_images(directory: Path) -> list[Path]:
     if not paths:
         raise ValueError(f"{directory}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return paths
+
+
+def check_unique_stems(paths: list[Path]) -> None:
+    """ValueError naming two files whose base names differ only in extension or letter case.
+
+    Whatever is named after an image's base name (a mask written by `monitor segment`, an upscaled
+    PNG, the training mask looked up for it) would be shared by both: one output overwriting the
+    other, or one mask taken for two different images.
+    """
+    seen: dict[str, Path] = {}
+    for path in paths:
+        other = seen.setdefault(path.stem.casefold(), path)
+        if other is not path:
+            raise ValueError(
+                f"{other.name} and {path.name} in {path.parent} share the base name {path.stem!r}: "
+                "each image needs a base name of its own; rename one"
+            )
 
 
 class ImageTooLarge(ValueError):
@@ -44,8 +64,29 @@ def _to_gray(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
 
 
-def _decode(source: Path | io.BytesIO, label: str, max_pixels: int | None) -> np.ndarray:
-    """Decode to gray; every failure is a ValueError whose message names `label` (the file, or nothing)."""
+def upright(image: Image.Image) -> Image.Image:
+    """The image as viewers display it: turned and mirrored by its EXIF orientation tag.
+
+    Phones and some cameras store a frame sideways and set the tag; masks are drawn on the displayed
+    image, so training and scoring must see that one. A malformed EXIF block leaves the stored
+    pixels as they are: they are still a good image.
+    """
+    try:
+        if image.getexif().get(ExifTags.Base.Orientation, 1) == 1:
+            return image  # the common case, without the copy exif_transpose makes
+        return ImageOps.exif_transpose(image)
+    except Exception:
+        return image
+
+
+def _decode(
+    source: Path | io.BytesIO,
+    label: str,
+    max_pixels: int | None,
+    convert: Callable[[Image.Image], T],
+) -> T:
+    """Decode, turn upright and `convert` (to gray, or to a mask's channels); every failure is a
+    ValueError whose message names `label` (the file, or nothing)."""
     try:
         with Image.open(source) as image:
             width, height = image.size
@@ -54,7 +95,8 @@ def _decode(source: Path | io.BytesIO, label: str, max_pixels: int | None) -> np
                     f"{label}{width}x{height} = {width * height / 1e6:.1f} MP > {max_pixels / 1e6:.1f} MP limit"
                 )
             image.load()
-            return _to_gray(image)
+            # turning swaps width and height at most: the pixel count checked above still holds
+            return convert(upright(image))
     except ImageTooLarge:
         raise
     except Image.DecompressionBombError as exc:
@@ -68,7 +110,27 @@ def _decode(source: Path | io.BytesIO, label: str, max_pixels: int | None) -> np
 
 def load_gray(path: Path) -> np.ndarray:
     """A file as float32 [H, W] in [0, 1]; ValueError naming the file when it cannot be decoded."""
-    return _decode(path, f"{path}: ", max_pixels=None)
+    return _decode(path, f"{path}: ", None, _to_gray)
+
+
+def load_mask_channels(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """A mask file's values as stored (not scaled to gray), turned upright like its image: the
+    colour channels [H, W, C] (C = 1 for gray, 3 for colour; a palette image through its palette)
+    and the alpha channel [H, W], or None without one. ValueError naming the file when unreadable."""
+    return _decode(path, f"{path}: ", None, _channels)
+
+
+def _channels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    if image.mode in ("P", "PA"):
+        transparent = image.mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if transparent else "RGB")
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    bands = image.getbands()
+    colour = [index for index, band in enumerate(bands) if band != "A"]
+    alpha = pixels[..., bands.index("A")] if "A" in bands else None
+    return pixels[..., colour], alpha
 
 
 def decode_gray(data: bytes, max_pixels: int | None = None) -> np.ndarray:
@@ -77,7 +139,7 @@ def decode_gray(data: bytes, max_pixels: int | None = None) -> np.ndarray:
     With `max_pixels`, a larger image is refused from its header (ImageTooLarge) before its
     pixels are decoded: a few kilobytes of PNG can expand to gigabytes.
     """
-    return _decode(io.BytesIO(data), "", max_pixels)
+    return _decode(io.BytesIO(data), "", max_pixels, _to_gray)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.checkpoint import Checkpoint
+from models.checkpoint import Checkpoint, setup_difference, state_mismatch
 from models.degradation import DegradationConfig, degrade
 from models.sr_gan import SCALES, Generator, GeneratorConfig, PatchDiscriminator
 from models.sr_metrics import psnr
@@ -188,7 +188,7 @@ class SRTrainer:
 
     def restore(self, states: dict[str, dict]) -> None:
         if states.get("config") != _resume_key(self.config):
-            raise ValueError(f"its settings: {states.get('config')}")
+            raise ValueError(setup_difference(states.get("config"), _resume_key(self.config)))
         self.generator.load_state_dict(states["generator"])
         self.discriminator.load_state_dict(states["discriminator"])
         self.opt_g.load_state_dict(states["opt_g"])
@@ -317,20 +317,24 @@ def train_sr_model(
     trainer = SRTrainer(config, device)
     val = sample_pairs(val_images, config.val_crops, config, np.random.default_rng([config.seed, 0]))
     first = 1
+    total = config.epochs + config.gan_epochs
     saved = checkpoint.load() if checkpoint is not None else None
-    if saved is not None:
+    if checkpoint is not None and saved is not None:
         done, states = saved
         try:
             trainer.restore(states)
         except (KeyError, RuntimeError, ValueError) as exc:
-            # load_state_dict lists every mismatched tensor on lines of its own: keep the headline
-            reason = next(iter(str(exc).splitlines()), type(exc).__name__).rstrip(":")
             raise ValueError(
-                f"{checkpoint.path if checkpoint else ''} was written with other settings ({reason}); "
+                f"{checkpoint.path} was written with other settings ({state_mismatch(exc)}); "
                 "delete it to start over"
             ) from exc
+        if done > total:
+            raise ValueError(
+                f"{checkpoint.path}: the checkpoint has finished epoch {done}, more than --epochs "
+                f"{config.epochs} + --gan-epochs {config.gan_epochs} = {total}; give --gan-epochs "
+                f"{done - config.epochs} or more to continue it, or delete it to start over"
+            )
         first = done + 1
-    total = config.epochs + config.gan_epochs
     started = time.perf_counter()
     if "initial_psnr" not in trainer.metrics:
         trainer.metrics["initial_psnr"], trainer.metrics["bicubic_psnr"] = trainer.validate(val)

@@ -93,13 +93,15 @@ class SegmentationModel:
 
     @classmethod
     def load(cls, directory: Path, device: str = "auto") -> SegmentationModel:
-        """Load and verify a model directory written by `save`; ModelCardError says what is wrong."""
+        """Load and verify a model directory written by `save`; ModelCardError says what is wrong
+        with it, ValueError that `device` cannot be used (checked first, apart: not the model's fault)."""
+        resolved = resolve_device(device).type
         files = load_model_dir(directory, KIND)
         card = files.card
         try:
             module = UNet(UNetConfig(**card["architecture"]))
             module.load_state_dict(files.state_dict)
-            model = cls(module, threshold=float(card["threshold"]), card=card, device=device)
+            model = cls(module, threshold=float(card["threshold"]), card=card, device=resolved)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelCardError(f"{directory}: model card and weights do not fit together: {exc}") from exc
         check_version(directory, model.version, card)

@@ -1,4 +1,4 @@
-"""Training a U-Net from images and their 0/255 defect masks: defect-centred crops, copy-pasted
+"""Training a U-Net from images and their defect masks: defect-centred crops, copy-pasted
 defects, scale and contrast jitter, BCE + Dice, cosine learning rate, a checkpoint after every epoch.
 
 Why this recipe: defects are a few % of the pixels (blowholes 0.2 %) or a quarter of the image
@@ -28,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
-from models.checkpoint import Checkpoint
+from models.checkpoint import Checkpoint, setup_difference, state_mismatch
 from models.defect_paste import DefectPatch, cut_defects, paste_defect
-from models.images import list_images, load_gray
+from models.images import check_unique_stems, list_images, load_gray, load_mask_channels
 from models.training import autocast, resolve_device, seed_everything, weight_average
 from models.unet import UNet, UNetConfig
 from models.unet_model import SegmentationModel, normalise
@@ -87,27 +87,64 @@ class _Example:
 
 
 def load_mask(path: Path) -> np.ndarray:
-    """A 0/255 mask file as a boolean array (anti-aliased edges count as defect above half grey)."""
-    return load_gray(path) > 0.5
+    """A mask file as a boolean array: a defect pixel is one with a non-zero value, as stored, in
+    any colour channel, so 0/255, 0/1 and 16-bit gray masks and coloured marks on black (RGB or
+    palette) all read alike; with an alpha channel, only where it is not fully transparent (marks
+    painted on a transparent layer, whatever colour lies under the transparency)."""
+    return _defects(*load_mask_channels(path))
+
+
+def _defects(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    marked = np.any(colour != 0, axis=-1)
+    return marked if alpha is None else marked & (alpha != 0)
 
 
 def load_training_pairs(images_dir: Path, masks_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Each image of `images_dir` with its mask `<masks_dir>/<base name>.png`; ValueError (one line)
-    naming the first image without a mask or with a mask of another size."""
-    images, masks = [], []
-    for path in list_images(images_dir):
-        mask_path = masks_dir / f"{path.stem}.png"
-        if not mask_path.is_file():
-            raise ValueError(f"{path.name} has no mask: expected {mask_path}")
-        image, mask = load_gray(path), load_mask(mask_path)
+    """Each image of `images_dir` with its mask: the PNG of `masks_dir` with the same base name, in
+    any letter case (`f0.jpg` takes `f0.PNG`). ValueError (one line) naming two images that would
+    share a mask, the first image without a mask or with a mask of another size, or saying what
+    the masks hold when none marks a defect pixel (see `load_mask`)."""
+    paths = list_images(images_dir)
+    check_unique_stems(paths)
+    masks_by_stem = _masks_by_stem(masks_dir)
+    images, masks, alpha_marks = [], [], False
+    for path in paths:
+        found = masks_by_stem.get(path.stem.casefold(), [])
+        if not found:
+            raise ValueError(f"{path.name} has no mask: expected {masks_dir / f'{path.stem}.png'}")
+        if len(found) > 1:
+            raise ValueError(f"{path.name} has two masks, {found[0].name} and {found[1].name}; remove one")
+        image, (colour, alpha) = load_gray(path), load_mask_channels(found[0])
+        mask = _defects(colour, alpha)
         if image.shape != mask.shape:
             raise ValueError(
-                f"{mask_path.name} is {mask.shape[1]}x{mask.shape[0]} but {path.name} is "
+                f"{found[0].name} is {mask.shape[1]}x{mask.shape[0]} but {path.name} is "
                 f"{image.shape[1]}x{image.shape[0]}"
             )
+        alpha_marks = alpha_marks or (alpha is not None and alpha.min() != alpha.max())
         images.append(image)
         masks.append(mask)
+    if not any(mask.any() for mask in masks):
+        channels = "the colour channels of their visible pixels" if alpha_marks else "every colour channel"
+        hint = (
+            " (black marks on a transparent layer do not count: draw them in a colour)" if alpha_marks else ""
+        )
+        raise ValueError(
+            f"no mask in {masks_dir} marks any defect pixel: all {len(masks)} masks hold only 0 in "
+            f"{channels}, and a defect pixel is a non-zero one{hint}; nothing to learn"
+        )
     return images, masks
+
+
+def _masks_by_stem(masks_dir: Path) -> dict[str, list[Path]]:
+    """The PNG files of `masks_dir` by lower-case base name (more than one: ambiguous)."""
+    if not masks_dir.is_dir():
+        raise ValueError(f"{masks_dir}: not a folder")
+    found: dict[str, list[Path]] = {}
+    for path in sorted(masks_dir.iterdir()):
+        if path.is_file() and path.suffix.lower() == ".png":
+            found.setdefault(path.stem.casefold(), []).append(path)
+    return found
 
 
 def _prepare(image: np.ndarray, mask: np.ndarray, crop: int) -> _Example:
@@ -222,19 +259,8 @@ def train_segmentation_model(
     use_scaler = device.type == "cuda" and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     first_epoch, seconds = 1, 0.0
-    resumed = checkpoint.load() if checkpoint is not None else None
-    if resumed is not None:
-        done, states = resumed
-        if states["config"] != _resume_key(config):
-            raise ValueError(
-                f"{checkpoint.path if checkpoint else ''} was written by a different training setup "
-                f"{states['config']}; delete it to start over"
-            )
-        module.load_state_dict(states["module"])
-        optimiser.load_state_dict(states["optimiser"])
-        if average is not None:
-            average.load_state_dict(states["average"])
-        first_epoch, seconds = done + 1, float(states["progress"]["seconds"])
+    if checkpoint is not None:
+        first_epoch, seconds = _resume(checkpoint, config, module, optimiser, average)
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.perf_counter()
         report = _run_epoch(module, average, optimiser, scaler, examples, patches, config, epoch, device)
@@ -268,8 +294,35 @@ def train_segmentation_model(
 
 
 def _resume_key(config: UNetTrainConfig) -> dict[str, float | int]:
-    """The settings a checkpoint must share with the run that resumes it."""
-    return {name: value for name, value in asdict(config).items() if name not in ("epochs", "device")}
+    """The settings a checkpoint must share with the run that resumes it: all but the device. The
+    epochs too, because the cosine learning rate of every epoch depends on them."""
+    return {name: value for name, value in asdict(config).items() if name != "device"}
+
+
+def _resume(
+    checkpoint: Checkpoint,
+    config: UNetTrainConfig,
+    module: UNet,
+    optimiser: torch.optim.Optimizer,
+    average: AveragedModel | None,
+) -> tuple[int, float]:
+    """The first epoch to run and the seconds already trained: (1, 0.0) without a checkpoint, else
+    after loading its states. ValueError (one line) for a checkpoint of another setup or model kind."""
+    resumed = checkpoint.load()
+    if resumed is None:
+        return 1, 0.0
+    done, states = resumed
+    if states.get("config") != _resume_key(config):
+        raise checkpoint.other_setup(setup_difference(states.get("config"), _resume_key(config)))
+    try:
+        module.load_state_dict(states["module"])
+        optimiser.load_state_dict(states["optimiser"])
+        if average is not None:
+            average.load_state_dict(states["average"])
+        seconds = float(states["progress"]["seconds"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise checkpoint.other_setup(state_mismatch(exc)) from exc
+    return done + 1, seconds
 
 
 def _run_epoch(

@@ -8,7 +8,7 @@ import pytest
 import torch
 from cli_helpers import damage_checkpoint
 
-from models.checkpoint import Checkpoint
+from models.checkpoint import Checkpoint, setup_difference, state_mismatch
 
 
 def test_load_without_checkpoint_is_none(tmp_path: Path) -> None:
@@ -54,3 +54,20 @@ def test_a_checkpoint_torch_refuses_is_one_line_without_torch_advice(tmp_path: P
     with pytest.raises(ValueError, match="damaged or unreadable checkpoint; delete it") as raised:
         Checkpoint.in_folder(tmp_path).load()
     assert "\n" not in str(raised.value) and "weights_only" not in str(raised.value)
+
+
+def test_setup_difference_names_only_what_changed() -> None:
+    """Nested settings are compared by dotted name; a checkpoint without settings is another model's."""
+    written = {"epochs": 2, "width": 8, "architecture": {"widths": [8, 16], "latent": 4}}
+    wanted = {"epochs": 3, "width": 8, "architecture": {"widths": [8, 8], "latent": 4}}
+    assert setup_difference(written, wanted) == (
+        "checkpoint: epochs 2, architecture.widths [8, 16]; now: epochs 3, architecture.widths [8, 8]"
+    )
+    assert setup_difference(None, wanted) == "it holds another kind of model"
+
+
+def test_a_state_that_does_not_load_is_one_line() -> None:
+    """A missing state is named; load_state_dict's list of tensors is cut to its headline."""
+    assert state_mismatch(KeyError("optimiser")) == "it holds no 'optimiser' state"
+    many = RuntimeError("Error(s) in loading state_dict for UNet:\n\tsize mismatch for head.weight")
+    assert state_mismatch(many) == "Error(s) in loading state_dict for UNet"

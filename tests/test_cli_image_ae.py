@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from cli_helpers import damage_checkpoint, one_error_line
 
 from models.checkpoint import Checkpoint
 from models.image_ae_model import ScoringConfig
 from models.image_ae_training import ImageTrainConfig, train_image_ae
 from models.images import list_images, load_gray, save_png
+from models.unet_training import UNetTrainConfig, train_segmentation_model
 from monitor.cli.image_ae import _calibration
 from monitor.cli.main import main
 from monitor.settings import Settings
@@ -156,3 +158,62 @@ def test_scores_into_a_folder_is_a_one_line_error(tmp_path: Path, capsys: pytest
     argv = ["score", "image-ae", "--model", str(tmp_path / "model"), "--images", str(images)]
     assert main([*argv, "--out", str(tmp_path)]) == 2
     assert f"{tmp_path}: is a folder" in one_error_line(capsys, "score image-ae")
+
+
+def _interrupted_unet(out: Path, images: Path) -> None:
+    """Leave in `out` the checkpoint of a 1-epoch U-Net run on `images` (with all-defect masks)."""
+    pictures = [load_gray(path) for path in list_images(images)]
+    config = UNetTrainConfig(
+        width=4, depth=2, crop=32, epochs=1, crops_per_epoch=8, batch_size=8, device="cpu"
+    )
+    masks = [np.ones(picture.shape, dtype=bool) for picture in pictures]
+    train_segmentation_model(pictures, masks, config, Checkpoint.in_folder(out))
+
+
+def test_a_checkpoint_of_another_model_kind_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An interrupted `train unet --out mix`, then `train image-ae --out mix`: one line, not KeyError."""
+    images = write_textures(tmp_path / "normal", 2, seed=0, size=32)
+    _interrupted_unet(tmp_path / "mix", images)
+    argv = ["train", "image-ae", "--images", str(images), "--out", str(tmp_path / "mix"), "--size", "32"]
+    assert main([*argv, "--epochs", "1", "--device", "cpu"]) == 2
+    line = one_error_line(capsys, "train image-ae")
+    assert "was written by a different training setup (it holds another kind of model)" in line
+
+
+def test_fewer_epochs_than_the_checkpoint_finished_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint after epoch 2 with --epochs 1 is one line saying what to give, and no model."""
+    images = write_textures(tmp_path / "normal", 2, seed=0, size=32)
+    model = tmp_path / "model"
+    config = ImageTrainConfig(scoring=ScoringConfig(size=32), epochs=2, device="cpu")  # as the CLI trains
+    train_image_ae(
+        [load_gray(p) for p in list_images(images)], config, checkpoint=Checkpoint.in_folder(model)
+    )
+    argv = ["train", "image-ae", "--images", str(images), "--out", str(model), "--size", "32"]
+    assert main([*argv, "--epochs", "1", "--device", "cpu"]) == 2
+    line = one_error_line(capsys, "train image-ae")
+    assert "the checkpoint has finished epoch 2, more than --epochs 1; give --epochs 2 or more" in line
+    assert not (model / "card.json").exists()
+
+
+def test_a_missing_cuda_is_a_device_error_before_any_loading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """models.device cuda without CUDA is one line about the device when scoring, not a broken model;
+    training says so before reading the images (a broken one would be reported first otherwise)."""
+    images = write_textures(tmp_path / "normal", 2, seed=0, size=32)
+    argv = ["train", "image-ae", "--images", str(images), "--out", str(tmp_path / "model"), "--size", "32"]
+    assert main([*argv, "--epochs", "1", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("MONITOR_MODELS__DEVICE", "cuda")
+    score = ["score", "image-ae", "--model", str(tmp_path / "model"), "--images", str(images)]
+    assert main([*score, "--out", str(tmp_path / "scores.csv")]) == 2
+    expected = "error: device cuda was asked for but CUDA is not available"
+    assert one_error_line(capsys, "score image-ae").endswith(expected)
+    (images / "broken.png").write_bytes(b"not an image")
+    assert main([*argv, "--out", str(tmp_path / "other")]) == 2
+    assert one_error_line(capsys, "train image-ae").endswith(expected)

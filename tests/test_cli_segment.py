@@ -14,8 +14,15 @@ from segmentation_images import write_dataset
 
 from models.checkpoint import Checkpoint
 from models.defects import MaskCounts
+from models.image_ae_model import ScoringConfig
+from models.image_ae_training import ImageTrainConfig, train_image_ae
 from models.images import save_png
-from models.unet_training import UNetTrainConfig, load_training_pairs, train_segmentation_model
+from models.unet_training import (
+    SegmentationEpoch,
+    UNetTrainConfig,
+    load_training_pairs,
+    train_segmentation_model,
+)
 from monitor.cli.main import main
 
 FAST = [
@@ -84,8 +91,7 @@ def test_train_resumes_from_the_checkpoint_in_its_out_folder(
     and the checkpoint is gone once the model is written."""
     images, masks = write_dataset(tmp_path / "train", 2, seed=2)
     out = tmp_path / "model"
-    interrupted = UNetTrainConfig(width=4, depth=2, crop=32, epochs=2, crops_per_epoch=16, device="cpu")
-    train_segmentation_model(*load_training_pairs(images, masks), interrupted, Checkpoint.in_folder(out))
+    _interrupt_unet(images, masks, out, epochs=3, stop=2)
     argv = ["train", "unet", "--images", str(images), "--masks", str(masks), "--out", str(out)]
     assert (
         main(
@@ -188,3 +194,122 @@ def test_a_damaged_checkpoint_is_one_line_saying_what_to_do(
     assert main(argv) == 2
     line = one_error_line(capsys, "train unet")
     assert damaged in line and "delete it to start over or choose another --out" in line
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _interrupt_unet(images: Path, masks: Path, out: Path, epochs: int, stop: int) -> None:
+    """Leave in `out` the checkpoint of a tiny `epochs`-epoch U-Net run stopped after epoch `stop`."""
+    config = UNetTrainConfig(width=4, depth=2, crop=32, epochs=epochs, crops_per_epoch=16, device="cpu")
+
+    def stop_early(report: SegmentationEpoch) -> None:
+        if report.epoch == stop:
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        train_segmentation_model(
+            *load_training_pairs(images, masks), config, Checkpoint.in_folder(out), stop_early
+        )
+
+
+@pytest.mark.parametrize("spelling", ["{images}", "{images}/../images"])
+def test_segment_into_the_images_folder_is_refused(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], spelling: str
+) -> None:
+    """--out naming the --images folder (any spelling) would overwrite the images with masks: refused."""
+    images, _ = write_dataset(tmp_path / "test", 2, seed=7)
+    before = {path.name: path.read_bytes() for path in images.iterdir()}
+    out = spelling.format(images=images)
+    assert main(["segment", "--model", str(trained), "--images", str(images), "--out", out]) == 2
+    assert "is the --images folder: the outputs would overwrite the images" in one_error_line(
+        capsys, "segment"
+    )
+    assert {path.name: path.read_bytes() for path in images.iterdir()} == before
+
+
+def test_segment_over_a_link_to_an_input_is_refused(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An output that is a link to an input image would overwrite it through the link: refused."""
+    images, _ = write_dataset(tmp_path / "test", 1, seed=7)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sample_0.png").symlink_to(images / "sample_0.png")
+    before = (images / "sample_0.png").read_bytes()
+    assert main(["segment", "--model", str(trained), "--images", str(images), "--out", str(out)]) == 2
+    line = one_error_line(capsys, "segment")
+    assert f"{out / 'sample_0.png'} is the input image {images / 'sample_0.png'}" in line
+    assert (images / "sample_0.png").read_bytes() == before
+
+
+def test_images_sharing_a_base_name_are_refused_before_any_work(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dup.png and dup.jpg would both be written as dup.png (segment) or take masks/dup.png (train):
+    one line naming both files, nothing written."""
+    images, masks = write_dataset(tmp_path / "test", 1, seed=8)
+    (images / "sample_0.png").rename(images / "dup.png")
+    (masks / "sample_0.png").rename(masks / "dup.png")
+    Image.open(images / "dup.png").save(images / "dup.jpg")
+    out = tmp_path / "out"
+    assert main(["segment", "--model", str(trained), "--images", str(images), "--out", str(out)]) == 2
+    assert "dup.jpg and dup.png in" in one_error_line(capsys, "segment")
+    assert not out.exists()
+    argv = ["train", "unet", "--images", str(images), "--masks", str(masks), "--out", str(out), *FAST]
+    assert main(argv) == 2
+    assert "dup.jpg and dup.png in" in one_error_line(capsys, "train unet")
+    assert not out.exists()
+
+
+def test_resume_with_another_epoch_count_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 3-epoch run stopped after epoch 2 is not finished as a 2-epoch model: one line, no model."""
+    images, masks = write_dataset(tmp_path / "train", 2, seed=9)
+    out = tmp_path / "model"
+    _interrupt_unet(images, masks, out, epochs=3, stop=2)
+    argv = ["train", "unet", "--images", str(images), "--masks", str(masks), "--out", str(out)]
+    settings = ["--size", "32", "--width", "4", "--depth", "2", "--crops-per-epoch", "16", "--device", "cpu"]
+    assert main([*argv, *settings, "--epochs", "2"]) == 2
+    line = one_error_line(capsys, "train unet")
+    assert "different training setup (checkpoint: epochs 3; now: epochs 2); delete it to start over" in line
+    assert not (out / "card.json").exists()
+
+
+def test_a_checkpoint_of_another_model_kind_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An interrupted `train image-ae --out mix`, then `train unet --out mix`: one line, not KeyError."""
+    images, masks = write_dataset(tmp_path / "train", 2, seed=10)
+    out = tmp_path / "mix"
+    config = ImageTrainConfig(
+        scoring=ScoringConfig(size=32), patch=32, patches_per_image=1, epochs=1, device="cpu"
+    )
+    train_image_ae(load_training_pairs(images, masks)[0], config, checkpoint=Checkpoint.in_folder(out))
+    argv = ["train", "unet", "--images", str(images), "--masks", str(masks), "--out", str(out), *FAST]
+    assert main(argv) == 2
+    line = one_error_line(capsys, "train unet")
+    assert "was written by a different training setup (it holds another kind of model)" in line
+
+
+def test_a_missing_cuda_is_a_device_error_before_any_loading(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """models.device cuda without CUDA is one line about the device, not a broken model; training
+    says so before reading the images (a broken one here would be reported first otherwise)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    images, masks = write_dataset(tmp_path / "test", 1, seed=11)
+    monkeypatch.setenv("MONITOR_MODELS__DEVICE", "cuda")
+    argv = ["segment", "--model", str(trained), "--images", str(images), "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    assert one_error_line(capsys, "segment").endswith(
+        "error: device cuda was asked for but CUDA is not available"
+    )
+    (images / "broken.png").write_bytes(b"not an image")
+    argv = ["train", "unet", "--images", str(images), "--masks", str(masks), "--out", str(tmp_path / "m")]
+    assert main([*argv, "--device", "cuda"]) == 2
+    assert one_error_line(capsys, "train unet").endswith(
+        "error: device cuda was asked for but CUDA is not available"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from cli_helpers import damage_checkpoint, one_error_line
 from PIL import Image
 from sr_helpers import shapes_image
@@ -111,3 +112,54 @@ def test_a_damaged_checkpoint_is_one_line_saying_what_to_do(
     assert _train(images, tmp_path / "model") == 2
     line = one_error_line(capsys, "train sr")
     assert damaged in line and "delete it to start over or choose another --out" in line
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sr")
+    assert _train(_folder(folder / "hr", [(64, 64), (48, 56), (64, 40)]), folder / "model") == 0
+    return folder / "model"
+
+
+def test_upscale_into_the_images_folder_is_refused(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out naming the --images folder would replace each PNG with its upscaled copy: refused, untouched."""
+    images = _folder(tmp_path / "low", [(17, 23), (30, 30)])
+    before = {path.name: path.read_bytes() for path in images.iterdir()}
+    argv = ["upscale", "--model", str(model), "--images", str(images), "--out", f"{images}/."]
+    assert main(argv) == 2
+    assert "is the --images folder: the outputs would overwrite the images" in one_error_line(
+        capsys, "upscale"
+    )
+    assert {path.name: path.read_bytes() for path in images.iterdir()} == before
+
+
+def test_images_sharing_a_base_name_are_refused(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dup.png and dup.jpg would both be written as dup.png: one line naming both, nothing written."""
+    images = _folder(tmp_path / "low", [(17, 23)])
+    (images / "tile_0.png").rename(images / "dup.png")
+    Image.fromarray(to_uint8(shapes_image(9, 21))).save(images / "dup.jpg")
+    out = tmp_path / "out"
+    assert main(["upscale", "--model", str(model), "--images", str(images), "--out", str(out)]) == 2
+    assert "dup.jpg and dup.png in" in one_error_line(capsys, "upscale")
+    assert not out.exists()
+
+
+def test_a_missing_cuda_is_a_device_error_before_any_loading(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--device cuda without CUDA is one line about the device, not "card and weights do not fit
+    together"; training says so before reading the images (a broken one would be reported first)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    images = _folder(tmp_path / "low", [(17, 23)])
+    argv = ["upscale", "--model", str(model), "--images", str(images), "--out", str(tmp_path / "out")]
+    assert main([*argv, "--device", "cuda"]) == 2
+    expected = "error: device cuda was asked for but CUDA is not available"
+    assert one_error_line(capsys, "upscale").endswith(expected)
+    (images / "broken.png").write_bytes(b"not an image")
+    argv = ["train", "sr", "--images", str(images), "--scale", "2", "--out", str(tmp_path / "m")]
+    assert main([*argv, "--device", "cuda"]) == 2
+    assert one_error_line(capsys, "train sr").endswith(expected)

@@ -173,5 +173,39 @@ def test_resume_refuses_another_configuration(tmp_path: Path) -> None:
         patch=32,
         epochs=2,
     )
-    with pytest.raises(ValueError, match="another training configuration"):
+    with pytest.raises(
+        ValueError, match=r"different training setup \(checkpoint: architecture.widths \[8, 16\]"
+    ):
         train_image_ae(images, other, checkpoint=checkpoint)
+
+
+def test_resume_refuses_fewer_epochs_than_the_checkpoint_finished(tmp_path: Path) -> None:
+    """A checkpoint after epoch 2 is not "resumed" into a 1-epoch model that has trained 2."""
+    images = [texture(seed) for seed in range(2)]
+    checkpoint = Checkpoint.in_folder(tmp_path)
+    train_image_ae(images, tiny_config(epochs=2), checkpoint=checkpoint)
+    with pytest.raises(
+        ValueError, match=r"has finished epoch 2, more than --epochs 1; give --epochs 2 or more"
+    ):
+        train_image_ae(images, tiny_config(epochs=1), checkpoint=checkpoint)
+
+
+def test_a_checkpoint_of_another_model_kind_is_refused(tmp_path: Path) -> None:
+    """A U-Net's checkpoint left in the folder is one line, not KeyError: 'extra'."""
+    checkpoint = Checkpoint.in_folder(tmp_path)
+    checkpoint.save(1, {"module": {}, "optimiser": {}, "config": {"width": 8}, "progress": {"seconds": 1.0}})
+    with pytest.raises(
+        ValueError, match=r"different training setup \(it holds another kind of model\); delete it"
+    ):
+        train_image_ae([texture(0)], tiny_config(epochs=2), checkpoint=checkpoint)
+
+
+def test_a_missing_cuda_is_not_reported_as_a_broken_model(
+    trained: ImageAnomalyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading for CUDA where there is none says so, not "card and weights do not fit together"."""
+    trained.save(tmp_path / "model")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="^device cuda was asked for but CUDA is not available$") as raised:
+        ImageAnomalyModel.load(tmp_path / "model", device="cuda")
+    assert not isinstance(raised.value, ModelCardError)

@@ -8,15 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import ExifTags, Image
 from png_helpers import broken_png, png_header_only
 
 from models.images import (
     ImageTooLarge,
+    check_unique_stems,
     decode_gray,
     encode_png,
     list_images,
     load_gray,
+    load_mask_channels,
     pad_to_multiple,
     resize,
     save_png,
@@ -136,3 +138,102 @@ def test_pad_to_multiple_pads_up_to_a_minimum() -> None:
     assert torch.equal(padded[..., :4, :40], batch)
     thick = torch.rand(1, 1, 13, 40)
     assert torch.equal(pad_to_multiple(thick, 8, minimum=8)[0], pad_to_multiple(thick, 8)[0])
+
+
+def _sideways_jpeg(path: Path | io.BytesIO, orientation: int = 6) -> np.ndarray:
+    """A JPEG stored 80 wide and 40 high whose EXIF tag says to show it turned (6: a quarter turn
+    clockwise, as phones write portrait photos); returns the stored pixels (smooth, so JPEG keeps them)."""
+    stored = np.tile(np.linspace(0, 255, 80, dtype=np.uint8), (40, 1))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    Image.fromarray(stored).save(path, format="JPEG", quality=95, exif=exif.tobytes())
+    return stored
+
+
+def test_exif_orientation_gives_the_displayed_image(tmp_path: Path) -> None:
+    """A sideways-stored JPEG is read as displayed (40 wide, 80 high, turned clockwise), from a file
+    and from bytes alike, so its mask, drawn on the displayed image, fits it."""
+    stored = _sideways_jpeg(tmp_path / "turned.jpg")
+    loaded = load_gray(tmp_path / "turned.jpg")
+    assert loaded.shape == (80, 40)
+    np.testing.assert_allclose(loaded * 255, np.rot90(stored, -1), atol=3)
+    assert decode_gray((tmp_path / "turned.jpg").read_bytes()).shape == (80, 40)
+
+
+def test_exif_orientation_keeps_sixteen_bit_scaling_and_the_header_pixel_limit() -> None:
+    """A turned 16-bit PNG is still scaled over 16 bits, and its pixel count is still judged from
+    the header (turning only swaps width and height)."""
+    values = np.array([[0, 4095, 65535]], dtype="<u2")
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    buffer = io.BytesIO()
+    Image.frombytes("I;16", (3, 1), values.tobytes()).save(buffer, format="PNG", exif=exif.tobytes())
+    gray = decode_gray(buffer.getvalue())
+    np.testing.assert_allclose(gray, values.T / 65535, atol=1e-7)
+    with pytest.raises(ImageTooLarge, match=r"^3x1 = 0\.0 MP"):
+        decode_gray(buffer.getvalue(), max_pixels=2)
+
+
+def test_an_unreadable_exif_block_keeps_the_stored_pixels() -> None:
+    """A truncated EXIF block does not make a good image undecodable: it is read as stored."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((4, 6), 128, np.uint8)).save(
+        buffer, format="JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x05\x01\x12"
+    )
+    with pytest.warns(UserWarning, match="Corrupt EXIF"):
+        assert decode_gray(buffer.getvalue()).shape == (4, 6)
+
+
+def test_base_names_shared_by_two_images_are_named(tmp_path: Path) -> None:
+    """dup.png and dup.jpg (or DUP.bmp) would write or take the same <base name>.png: both named."""
+    check_unique_stems([tmp_path / "a.png", tmp_path / "b.png"])
+    with pytest.raises(ValueError, match=r"^dup\.jpg and dup\.png in .* share the base name 'dup'"):
+        check_unique_stems([tmp_path / "dup.jpg", tmp_path / "dup.png"])
+    with pytest.raises(ValueError, match=r"^dup\.jpg and DUP\.bmp"):
+        check_unique_stems([tmp_path / "dup.jpg", tmp_path / "DUP.bmp"])
+
+
+@pytest.mark.parametrize(
+    ("image", "colour", "alpha"),
+    [
+        (Image.fromarray(np.array([[0, 1, 255]], np.uint8)), [[[0], [1], [255]]], None),
+        (
+            Image.frombytes("I;16", (3, 1), np.array([0, 1, 65535], "<u2").tobytes()),
+            [[[0], [1], [65535]]],
+            None,
+        ),
+        (
+            Image.fromarray(np.array([[[0, 0, 0], [200, 0, 0], [0, 0, 9]]], np.uint8)),
+            [[[0, 0, 0], [200, 0, 0], [0, 0, 9]]],
+            None,
+        ),
+        (
+            Image.fromarray(np.array([[[0, 0, 0, 0], [0, 0, 0, 255], [7, 0, 0, 255]]], np.uint8)),
+            [[[0, 0, 0], [0, 0, 0], [7, 0, 0]]],
+            [[0, 255, 255]],
+        ),
+        (Image.fromarray(np.array([[False, True, True]])), [[[False], [True], [True]]], None),
+    ],
+    ids=["gray", "gray16", "rgb", "rgba", "bilevel"],
+)
+def test_mask_channels_are_the_values_as_stored(
+    tmp_path: Path, image: Image.Image, colour: list[object], alpha: list[object] | None
+) -> None:
+    """Mask values are read raw, not scaled to gray: 0/1 stays 1, red stays (200, 0, 0); alpha apart."""
+    image.save(tmp_path / "mask.png")
+    read_colour, read_alpha = load_mask_channels(tmp_path / "mask.png")
+    np.testing.assert_array_equal(read_colour, np.array(colour))
+    if alpha is None:
+        assert read_alpha is None
+    else:
+        np.testing.assert_array_equal(read_alpha, np.array(alpha))
+
+
+def test_a_palette_mask_is_read_through_its_palette(tmp_path: Path) -> None:
+    """Index 0 may be any colour in a palette PNG: the colours count, not the indices."""
+    image = Image.fromarray(np.array([[0, 1]], np.uint8), mode="P")
+    image.putpalette([255, 0, 0, 0, 0, 0])  # index 0 red, index 1 black
+    image.save(tmp_path / "mask.png")
+    colour, alpha = load_mask_channels(tmp_path / "mask.png")
+    np.testing.assert_array_equal(colour, [[[255, 0, 0], [0, 0, 0]]])
+    assert alpha is None

@@ -114,5 +114,32 @@ def test_a_changed_pretraining_length_is_refused_on_resume(tmp_path: Path) -> No
     checkpoint = Checkpoint.in_folder(tmp_path)
     tiny = {**_fields(TINY), "epochs": 1, "gan_epochs": 0, "crops_per_epoch": 16}
     train_sr_model(images, SRTrainConfig(**tiny), checkpoint=checkpoint)
-    with pytest.raises(ValueError, match=r"other settings \(its settings: .*'epochs': 1"):
+    with pytest.raises(
+        ValueError, match=r"other settings \(checkpoint: epochs 1; now: epochs 2\); delete it"
+    ):
         train_sr_model(images, SRTrainConfig(**{**tiny, "epochs": 2}), checkpoint=checkpoint)
+
+
+def test_fewer_total_epochs_than_the_checkpoint_finished_are_refused(tmp_path: Path) -> None:
+    """--gan-epochs may grow on resume, but a checkpoint after epoch 2 of 1 + 1 is not delivered as
+    a 1 + 0 model: one line saying what to give instead."""
+    images = [shapes_image(seed, 48) for seed in range(2)]
+    checkpoint = Checkpoint.in_folder(tmp_path)
+    tiny = {**_fields(TINY), "epochs": 1, "gan_epochs": 1, "crops_per_epoch": 16}
+    train_sr_model(images, SRTrainConfig(**tiny), checkpoint=checkpoint)
+    with pytest.raises(
+        ValueError,
+        match=r"finished epoch 2, more than --epochs 1 \+ --gan-epochs 0 = 1; give --gan-epochs 1 or more",
+    ):
+        train_sr_model(images, SRTrainConfig(**{**tiny, "gan_epochs": 0}), checkpoint=checkpoint)
+
+
+def test_a_checkpoint_of_another_model_kind_is_refused(tmp_path: Path) -> None:
+    """An image autoencoder's checkpoint left in the folder is one line naming the missing settings."""
+    checkpoint = Checkpoint.in_folder(tmp_path)
+    checkpoint.save(1, {"module": {}, "extra": {"identity": {"patch": 128}}})
+    config = SRTrainConfig(**{**_fields(TINY), "epochs": 1, "gan_epochs": 0, "crops_per_epoch": 16})
+    with pytest.raises(
+        ValueError, match=r"was written with other settings \(it holds another kind of model\); delete it"
+    ):
+        train_sr_model([shapes_image(0, 48)], config, checkpoint=checkpoint)

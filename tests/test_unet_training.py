@@ -9,15 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import ExifTags, Image
 from segmentation_images import defect_images, write_dataset
 
 from models.checkpoint import Checkpoint
 from models.defects import MaskCounts
-from models.images import save_png
+from models.images import load_gray, save_png, to_uint8
 from models.unet_model import SegmentationModel
 from models.unet_training import (
     SegmentationEpoch,
     UNetTrainConfig,
+    load_mask,
     load_training_pairs,
     train_segmentation_model,
 )
@@ -151,3 +153,128 @@ def test_the_delivered_weights_are_averaged_over_the_end_of_the_run() -> None:
     assert not torch.equal(averaged["head.weight"], last["head.weight"])
     with pytest.raises(ValueError, match="average window"):
         UNetTrainConfig(average_window=1.5)
+
+
+def _mask_values(masks_dir: Path, name: str, mask: np.ndarray, on: object) -> None:
+    """Write the boolean `mask` as `<name>.png` with `on` (its dtype and channels) at defect pixels."""
+    values = np.zeros((*mask.shape, *np.shape(on)), dtype=np.asarray(on).dtype)
+    values[mask] = on
+    Image.fromarray(values).save(masks_dir / f"{name}.png")
+
+
+def test_any_non_zero_mask_value_marks_a_defect(tmp_path: Path) -> None:
+    """0/1 masks, 16-bit masks, red marks on black, white marks on a transparent layer over white,
+    and a mix of them in one folder all read as the defects they mark; 0/255 masks read exactly as
+    before (anti-aliased edges aside)."""
+    images_dir, masks_dir = write_dataset(tmp_path, 5, seed=8)
+    truth = [load_gray(masks_dir / f"sample_{index}.png") > 0.5 for index in range(5)]
+    _mask_values(masks_dir, "sample_1", truth[1], np.uint8(1))
+    _mask_values(masks_dir, "sample_2", truth[2], np.array([255, 0, 0], np.uint8))
+    _mask_values(masks_dir, "sample_3", truth[3], np.uint16(1))
+    assert Image.open(masks_dir / "sample_3.png").mode == "I;16"
+    layer = np.full((*truth[4].shape, 4), 255, np.uint8)
+    layer[..., 3] = np.where(truth[4], 255, 0)
+    Image.fromarray(layer).save(masks_dir / "sample_4.png")
+    _, masks = load_training_pairs(images_dir, masks_dir)
+    for index, (mask, expected) in enumerate(zip(masks, truth, strict=True)):
+        np.testing.assert_array_equal(mask, expected, err_msg=f"sample_{index}")
+    np.testing.assert_array_equal(load_mask(masks_dir / "sample_0.png"), truth[0])
+
+
+def test_masks_marking_nothing_say_what_they_hold(tmp_path: Path) -> None:
+    """All-zero masks are refused saying what they hold; black marks on a transparent layer are pointed out."""
+    images_dir, masks_dir = write_dataset(tmp_path, 2, seed=9)
+    for index in range(2):
+        save_png(masks_dir / f"sample_{index}.png", np.zeros((48, 56), np.uint8))
+    with pytest.raises(
+        ValueError,
+        match=r"no mask in .* marks any defect pixel: all 2 masks hold only 0 in every colour channel,",
+    ):
+        load_training_pairs(images_dir, masks_dir)
+    _mask_values(masks_dir, "sample_0", np.eye(48, 56, dtype=bool), np.array([0, 0, 0, 255], np.uint8))
+    with pytest.raises(
+        ValueError,
+        match="only 0 in the colour channels of their visible pixels.*black marks on a transparent layer",
+    ):
+        load_training_pairs(images_dir, masks_dir)
+
+
+def test_masks_are_found_in_any_letter_case(tmp_path: Path) -> None:
+    """`sample_0.jpg` takes `SAMPLE_0.PNG` (image listing ignores case too); two candidates are named."""
+    images_dir, masks_dir = write_dataset(tmp_path, 2, seed=10, image_suffix=".jpg")
+    (masks_dir / "sample_0.png").rename(masks_dir / "SAMPLE_0.PNG")
+    (images_dir / "sample_1.jpg").rename(images_dir / "Sample_1.JPG")
+    images, masks = load_training_pairs(images_dir, masks_dir)
+    assert len(images) == 2 and all(mask.any() for mask in masks)
+    save_png(masks_dir / "sample_0.png", np.zeros((48, 56), np.uint8))
+    with pytest.raises(ValueError, match=r"sample_0\.jpg has two masks, SAMPLE_0\.PNG and sample_0\.png"):
+        load_training_pairs(images_dir, masks_dir)
+
+
+def test_images_sharing_a_base_name_are_refused(tmp_path: Path) -> None:
+    """dup.png and dup.jpg would both take masks/dup.png: refused, naming both."""
+    images_dir, masks_dir = write_dataset(tmp_path, 1, seed=11)
+    (images_dir / "sample_0.png").rename(images_dir / "dup.png")
+    (masks_dir / "sample_0.png").rename(masks_dir / "dup.png")
+    Image.open(images_dir / "dup.png").save(images_dir / "dup.jpg")
+    with pytest.raises(ValueError, match=r"dup\.jpg and dup\.png in .* share the base name"):
+        load_training_pairs(images_dir, masks_dir)
+
+
+def test_an_exif_turned_image_fits_its_mask(tmp_path: Path) -> None:
+    """A JPEG stored sideways with an EXIF orientation pairs with a mask drawn on the displayed image."""
+    images_dir, masks_dir = write_dataset(tmp_path, 1, seed=12)
+    displayed = load_gray(images_dir / "sample_0.png")  # 48 high, 56 wide
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6  # shown turned a quarter clockwise from the stored pixels
+    stored = Image.fromarray(to_uint8(np.rot90(displayed)))
+    stored.save(images_dir / "sample_0.jpg", quality=95, exif=exif.tobytes())
+    (images_dir / "sample_0.png").unlink()
+    (image,), (mask,) = load_training_pairs(images_dir, masks_dir)
+    assert image.shape == mask.shape == (48, 56)
+    assert np.abs(image - displayed).mean() < 0.02
+
+
+def _checkpoint_after(
+    epochs: int, stop: int, tmp_path: Path
+) -> tuple[list[np.ndarray], list[np.ndarray], Checkpoint]:
+    """A run of `epochs` interrupted after epoch `stop`: the images, masks and its checkpoint."""
+    images, masks = defect_images(2, seed=13)
+    checkpoint = Checkpoint(tmp_path / "checkpoint.pt")
+    config = UNetTrainConfig(
+        width=4, depth=2, crop=32, epochs=epochs, crops_per_epoch=8, batch_size=8, device="cpu"
+    )
+
+    def stop_early(report: SegmentationEpoch) -> None:
+        if report.epoch == stop:
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        train_segmentation_model(images, masks, config, checkpoint, stop_early)
+    return images, masks, checkpoint
+
+
+@pytest.mark.parametrize("epochs", [2, 4])
+def test_resume_refuses_another_epoch_count(tmp_path: Path, epochs: int) -> None:
+    """Every epoch's learning rate depends on --epochs: a checkpoint of a 3-epoch run is not continued
+    with 2 (which wrote a model of 3 epochs of another schedule) nor with 4 (a spliced schedule)."""
+    images, masks, checkpoint = _checkpoint_after(3, 2, tmp_path)
+    config = UNetTrainConfig(
+        width=4, depth=2, crop=32, epochs=epochs, crops_per_epoch=8, batch_size=8, device="cpu"
+    )
+    with pytest.raises(
+        ValueError,
+        match=rf"different training setup \(checkpoint: epochs 3; now: epochs {epochs}\); delete it",
+    ):
+        train_segmentation_model(images, masks, config, checkpoint)
+
+
+def test_a_checkpoint_of_another_model_kind_is_refused(tmp_path: Path) -> None:
+    """An image autoencoder's checkpoint left in the folder is one line, not KeyError: 'config'."""
+    images, masks = defect_images(1, seed=14)
+    checkpoint = Checkpoint(tmp_path / "checkpoint.pt")
+    checkpoint.save(1, {"module": {}, "optimiser": {}, "extra": {"identity": {"patch": 128}}})
+    with pytest.raises(
+        ValueError, match=r"different training setup \(it holds another kind of model\); delete it"
+    ):
+        train_segmentation_model(images, masks, TINY, checkpoint)

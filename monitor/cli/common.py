@@ -1,5 +1,5 @@
-"""Pieces every command module shares: the shared `train`/`score` groups, checks of `--out` before
-any work starts, resuming from a checkpoint, and epoch progress lines."""
+"""Pieces every command module shares: the shared `train`/`score` groups, checks of `--out` and the
+device before any work starts, resuming from a checkpoint, and epoch progress lines."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TypeAlias
 
 from models.checkpoint import Checkpoint
-from models.training import EpochReport
+from models.images import check_unique_stems
+from models.training import EpochReport, resolve_device
 from monitor.cli.main import OneLineParser, UsageError
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -33,6 +34,47 @@ def output_folder(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise UsageError(f"{path}: exists and is not a folder; choose another --out")
     return path
+
+
+def png_outputs(images: Path, paths: list[Path], out: Path) -> list[Path]:
+    """`<out>/<base name>.png` for each image of `paths` (listed from the folder `images`), refused
+    up front when two images share a base name (one output would overwrite the other) or when an
+    output would overwrite an input image: `--out` is the `--images` folder, or a file there is
+    (a link to) an input."""
+    output_folder(out)
+    try:
+        check_unique_stems(paths)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if out.is_dir() and out.samefile(images):
+        raise UsageError(
+            f"--out {out} is the --images folder: the outputs would overwrite the images; choose another --out"
+        )
+    inputs = {_identity(path): path for path in paths}
+    outputs = [out / f"{path.stem}.png" for path in paths]
+    for output in outputs:
+        source = inputs.get(_identity(output)) if output.exists() else None
+        if source is not None:
+            raise UsageError(
+                f"{output} is the input image {source}: it would be overwritten; choose another --out"
+            )
+    return outputs
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """The file a path leads to (links followed), as the file system tells files apart."""
+    status = path.stat()
+    return status.st_dev, status.st_ino
+
+
+def usable_device(name: str) -> str:
+    """`name` (auto, cpu, cuda), checked before any model or image is loaded: a missing CUDA is one
+    line about the device, neither a broken model nor an error after minutes of loading."""
+    try:
+        resolve_device(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    return name
 
 
 def output_file(path: Path) -> Path:

@@ -14,7 +14,14 @@ from models.card import ModelCardError
 from models.image_ae_model import ImageAnomalyModel, ScoringConfig
 from models.image_ae_training import ImageTrainConfig, train_image_ae
 from models.images import list_images, load_gray
-from monitor.cli.common import Subparsers, command_group, output_file, print_epoch, resume_checkpoint
+from monitor.cli.common import (
+    Subparsers,
+    command_group,
+    output_file,
+    print_epoch,
+    resume_checkpoint,
+    usable_device,
+)
 from monitor.cli.main import UsageError
 from monitor.settings import Settings, load_settings
 from monitor.thresholds import MIN_FIT_SCORES, make_threshold
@@ -76,13 +83,14 @@ def _train(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.epochs < 1 or args.size < 16:
         raise UsageError("--epochs must be at least 1 and --size at least 16")
+    device = usable_device(args.device or settings.models.device)
     checkpoint = resume_checkpoint(args.out)
     paths = _images(args.images)
     config = ImageTrainConfig(
         scoring=replace(ScoringConfig(), size=args.size, flip_average=args.flip_average),
         epochs=args.epochs,
         seed=args.seed,
-        device=args.device or settings.models.device,
+        device=device,
     )
     print(f"training on {len(paths)} images from {args.images} at {args.size} px")
     try:
@@ -115,10 +123,11 @@ def _calibration(scores: np.ndarray, settings: Settings) -> dict[str, object]:
 
 def _score(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    device = usable_device(settings.models.device)
     output_file(args.out)
     paths = _images(args.images)
     try:
-        model = ImageAnomalyModel.load(args.model, device=settings.models.device)
+        model = ImageAnomalyModel.load(args.model, device=device)
     except ModelCardError as exc:
         raise UsageError(str(exc)) from exc
     threshold = model.threshold

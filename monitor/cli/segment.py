@@ -1,5 +1,6 @@
 """`monitor train unet` and `monitor segment`: train a defect-segmentation U-Net from images and
-0/255 masks, and write one 0/255 PNG mask per input image (same base name, same size)."""
+their masks (any non-zero value marks a defect), and write one 0/255 PNG mask per input image
+(same base name, same size)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from models.unet_training import (
     load_training_pairs,
     train_segmentation_model,
 )
-from monitor.cli.common import Subparsers, command_group, output_folder, resume_checkpoint
+from monitor.cli.common import Subparsers, command_group, png_outputs, resume_checkpoint, usable_device
 from monitor.cli.main import UsageError
 from monitor.settings import load_settings
 
@@ -26,11 +27,14 @@ DEFAULTS = UNetTrainConfig()
 
 def register(subparsers: Subparsers) -> None:
     train = command_group(subparsers, "train", "train a model").add_parser(
-        "unet", help="train a defect-segmentation U-Net from images and 0/255 masks"
+        "unet", help="train a defect-segmentation U-Net from images and their defect masks"
     )
     train.add_argument("--images", type=Path, required=True, help="folder of training images")
     train.add_argument(
-        "--masks", type=Path, required=True, help="folder of 0/255 PNG masks, same base name as each image"
+        "--masks",
+        type=Path,
+        required=True,
+        help="folder of PNG masks named like each image (any letter case); non-zero pixels mark defects",
     )
     train.add_argument(
         "--negatives", type=Path, help="optional folder of defect-free images (all-background examples)"
@@ -87,6 +91,7 @@ def _train(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if not 0.0 < args.threshold < 1.0:
         raise UsageError(f"--threshold must lie in (0, 1), got {args.threshold}")
+    device = usable_device(args.device or settings.models.device)
     checkpoint = resume_checkpoint(args.out)
     try:
         config = UNetTrainConfig(
@@ -98,7 +103,7 @@ def _train(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             threshold=args.threshold,
             seed=args.seed,
-            device=args.device or settings.models.device,
+            device=device,
         )
         images, masks = load_training_pairs(args.images, args.masks)
         negatives = [load_gray(path) for path in list_images(args.negatives)] if args.negatives else []
@@ -123,19 +128,20 @@ def _train(args: argparse.Namespace) -> int:
 
 def _segment(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    output_folder(args.out)
+    device = usable_device(settings.models.device)
     try:
-        model = SegmentationModel.load(args.model, device=settings.models.device)
+        model = SegmentationModel.load(args.model, device=device)
         paths = list_images(args.images)
     except (ModelCardError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
+    outputs = png_outputs(args.images, paths, args.out)
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in paths:
+    for path, output in zip(paths, outputs, strict=True):
         try:
             image = load_gray(path)
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         (mask,) = model.segment([image])
-        save_png(args.out / f"{path.stem}.png", np.where(mask, 255, 0).astype(np.uint8))
+        save_png(output, np.where(mask, 255, 0).astype(np.uint8))
     print(f"{len(paths)} masks written to {args.out}")
     return 0

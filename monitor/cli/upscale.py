@@ -12,7 +12,7 @@ from models.images import list_images, load_gray, save_png
 from models.sr_gan import SCALES
 from models.sr_model import SuperResolutionModel
 from models.sr_training import SREpochReport, SRTrainConfig, train_sr_model
-from monitor.cli.common import Subparsers, command_group, output_folder, resume_checkpoint
+from monitor.cli.common import Subparsers, command_group, png_outputs, resume_checkpoint, usable_device
 from monitor.cli.main import UsageError
 from monitor.settings import load_settings
 
@@ -85,6 +85,7 @@ def _train(args: argparse.Namespace) -> int:
         raise UsageError("--epochs and --gan-epochs must be >= 0 and together at least 1")
     if args.crops_per_epoch < 1:
         raise UsageError("--crops-per-epoch must be at least 1")
+    device = usable_device(args.device or settings.models.device)
     checkpoint = resume_checkpoint(args.out)
     try:
         config = replace(
@@ -95,7 +96,7 @@ def _train(args: argparse.Namespace) -> int:
             crops_per_epoch=args.crops_per_epoch,
             crop=args.crop,
             seed=args.seed,
-            device=args.device or settings.models.device,
+            device=device,
         )
         images = [load_gray(path) for path in _images(args.images)]
     except ValueError as exc:
@@ -119,17 +120,18 @@ def _train(args: argparse.Namespace) -> int:
 
 def _upscale(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    output_folder(args.out)
+    device = usable_device(args.device or settings.models.device)
     try:
-        model = SuperResolutionModel.load(args.model, device=args.device or settings.models.device)
+        model = SuperResolutionModel.load(args.model, device=device)
     except ModelCardError as exc:
         raise UsageError(str(exc)) from exc
     paths = _images(args.images)
-    for path in paths:
+    outputs = png_outputs(args.images, paths, args.out)
+    for path, output in zip(paths, outputs, strict=True):
         try:
             image = load_gray(path)
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
-        save_png(args.out / f"{path.stem}.png", model.upscale([image])[0])
+        save_png(output, model.upscale([image])[0])
     print(f"{len(paths)} images upscaled x{model.scale} into {args.out}")
     return 0
