@@ -13,11 +13,15 @@ import torch
 from models.card import ModelCardError, ModelFiles, check_version, load_model_dir, save_model_dir
 from models.sensor_model import state_version
 from models.sr_gan import Generator, GeneratorConfig
+from models.tiling import cut_tiles, join_tiles, per_pass
 from models.training import autocast, resolve_device
 
 KIND = "sr"
 CARD_FORMAT = 1
 BATCH = 16  # frames per forward pass: bounds memory when a folder of equal-sized images is upscaled
+PASS_PIXELS = 4 * 1024 * 1024  # and output pixels per pass
+WHOLE_PIXELS = 4 * 1024 * 1024  # larger outputs are upscaled in tiles (models/tiling.py)
+TILE, TILE_MARGIN = 256, 16  # a tile's centre and the context around it, in input pixels
 
 
 class SuperResolutionModel:
@@ -33,7 +37,9 @@ class SuperResolutionModel:
     def upscale(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """float32 [H·scale, W·scale] in [0, 1] for each gray [H, W] image, in input order.
 
-        Images of the same size share forward passes (a camera's frames usually do).
+        Images of the same size share forward passes (a camera's frames usually do), within BATCH
+        frames and PASS_PIXELS output pixels; an image whose output would exceed WHOLE_PIXELS is
+        upscaled in overlapping tiles, so memory stays bounded whatever its size.
         """
         by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for index, image in enumerate(images):
@@ -43,13 +49,27 @@ class SuperResolutionModel:
                 )
             by_shape[image.shape].append(index)
         results: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(images)
-        for indices in by_shape.values():
-            for start in range(0, len(indices), BATCH):
-                chunk = indices[start : start + BATCH]
+        for (height, width), indices in by_shape.items():
+            out_pixels = height * width * self.scale**2
+            if out_pixels > WHOLE_PIXELS:
+                for index in indices:
+                    results[index] = self._tiled(images[index])
+                continue
+            step = per_pass(out_pixels, PASS_PIXELS, BATCH)
+            for start in range(0, len(indices), step):
+                chunk = indices[start : start + step]
                 outputs = self._forward(np.stack([images[i] for i in chunk]))
                 for i, output in zip(chunk, outputs, strict=True):
                     results[i] = output
         return results
+
+    def _tiled(self, image: np.ndarray) -> np.ndarray:
+        tiles, grid = cut_tiles(np.asarray(image, dtype=np.float32), TILE, TILE_MARGIN)
+        step = per_pass(tiles.shape[1] * tiles.shape[2] * self.scale**2, PASS_PIXELS, len(tiles))
+        outputs = np.concatenate(
+            [self._forward(tiles[start : start + step]) for start in range(0, len(tiles), step)]
+        )
+        return join_tiles(outputs, grid, self.scale)
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

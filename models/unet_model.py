@@ -14,12 +14,16 @@ import torch
 from models.card import ModelCardError, ModelFiles, check_version, load_model_dir, save_model_dir
 from models.images import pad_to_multiple
 from models.sensor_model import state_version
+from models.tiling import cut_tiles, join_tiles, per_pass
 from models.training import autocast, resolve_device
 from models.unet import UNet, UNetConfig
 
 KIND = "unet"
 CARD_FORMAT = 1
 BATCH = 8  # images per forward pass: bounds memory when a whole folder is segmented at once
+PASS_PIXELS = 4 * 1024 * 1024  # and pixels per pass: about 1.2 GB of activations on CPU
+WHOLE_PIXELS = 2 * 1024 * 1024  # larger images are segmented in tiles (models/tiling.py)
+TILE, TILE_MARGIN = 512, 32  # a tile's centre and the context around it, in pixels
 STD_FLOOR = 0.02  # a flat image is not stretched into noise
 
 
@@ -53,8 +57,10 @@ class SegmentationModel:
     def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Per-pixel defect probability maps (float32 [H, W]), one per image, in input order.
 
-        Images of one size are batched together; each batch is reflect-padded to a multiple of
-        2**depth and the output cropped back, so any size is segmented at its own resolution.
+        Images of one size are batched together (within BATCH images and PASS_PIXELS pixels); each
+        batch is reflect-padded to a multiple of 2**depth and the output cropped back, so any size is
+        segmented at its own resolution. Images above WHOLE_PIXELS go in overlapping tiles, standardised
+        as a whole first, so memory stays bounded whatever the camera sends.
         """
         by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for index, image in enumerate(images):
@@ -62,15 +68,35 @@ class SegmentationModel:
                 raise ValueError(f"image {index} must be gray [H, W], got shape {list(np.shape(image))}")
             by_shape[np.shape(image)].append(index)
         maps: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(images)
-        for indices in by_shape.values():
-            for start in range(0, len(indices), BATCH):
-                chunk = indices[start : start + BATCH]
-                for index, probability in zip(chunk, self._forward([images[i] for i in chunk]), strict=True):
+        for (height, width), indices in by_shape.items():
+            if height * width > WHOLE_PIXELS:
+                for index in indices:
+                    maps[index] = self._tiled(normalise(images[index]))
+                continue
+            step = per_pass(height * width, PASS_PIXELS, BATCH)
+            for start in range(0, len(indices), step):
+                chunk = indices[start : start + step]
+                batch = np.stack([normalise(images[i]) for i in chunk])
+                for index, probability in zip(chunk, self._forward(batch), strict=True):
                     maps[index] = probability
         return maps
 
-    def _forward(self, images: list[np.ndarray]) -> np.ndarray:
-        batch = torch.from_numpy(np.stack([normalise(image) for image in images])[:, None])
+    def _tiled(self, standardised: np.ndarray) -> np.ndarray:
+        # Padded as the whole image would be (bottom and right, to the network's multiple), so the
+        # tiles, their margins and the image all lie on the whole image's pooling grid.
+        height, width = standardised.shape
+        multiple = self.module.config.multiple
+        padded = np.pad(standardised, ((0, -height % multiple), (0, -width % multiple)), mode="reflect")
+        tiles, grid = cut_tiles(padded, TILE, TILE_MARGIN)
+        step = per_pass(tiles.shape[1] * tiles.shape[2], PASS_PIXELS, len(tiles))
+        outputs = np.concatenate(
+            [self._forward(tiles[start : start + step]) for start in range(0, len(tiles), step)]
+        )
+        return join_tiles(outputs, grid)[:height, :width]
+
+    def _forward(self, standardised: np.ndarray) -> np.ndarray:
+        """Probabilities [B, H, W] of a batch of standardised images [B, H, W]."""
+        batch = torch.from_numpy(np.ascontiguousarray(standardised, dtype=np.float32)[:, None])
         with torch.inference_mode():
             padded, (height, width) = pad_to_multiple(batch.to(self.device), self.module.config.multiple)
             with autocast(self.device):

@@ -348,9 +348,10 @@ class CameraSettings(Section):
         MAX_FRAME_PIXELS,
         title="Max frame pixels",
         description="Frames with more pixels (width x height, read from the header before decoding) "
-        "go to dead letters as oversized. Bounds memory where max_frame_bytes cannot: a 22 KB PNG can "
-        "hold 4096x4096 pixels, and the U-Net needs about 0.3 GB per megapixel of each frame in a "
-        "batch. The default (4096x2048) admits 5 MP and 4K sensors. With upscale the limit counts the "
+        "go to dead letters as oversized. Bounds memory and time where max_frame_bytes cannot: a 22 KB "
+        "PNG can hold 4096x4096 pixels, each frame is held as float32 through the pipeline and the "
+        "U-Net takes about 0.7 s per megapixel on one CPU thread (its own memory is bounded by tiling). "
+        "The default (4096x2048) admits 5 MP and 4K sensors. With upscale the limit counts the "
         "upscaled frame: a frame may hold max_frame_pixels / upscale² pixels.",
         ge=64,
         le=1 << 26,

@@ -9,6 +9,7 @@ import pytest
 import torch
 from sr_helpers import shapes_image
 
+from models import sr_model
 from models.card import ModelCardError
 from models.sr_gan import Generator, GeneratorConfig
 from models.sr_model import SuperResolutionModel
@@ -57,3 +58,16 @@ def test_colour_array_is_rejected() -> None:
     """Upscaling expects gray [H, W] arrays, as models.images loads them."""
     with pytest.raises(ValueError, match="gray"):
         _model().upscale([np.zeros((8, 8, 3), np.float32)])
+
+
+def test_a_large_image_is_upscaled_in_tiles_without_seams(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the whole-image limit, tiles with a margin give exactly the image the whole pass gives."""
+    model = _model(scale=4)
+    image = np.tile(shapes_image(5, 24), (3, 3))[:70, :50]
+    whole = model.upscale([image])[0]
+    monkeypatch.setattr(sr_model, "WHOLE_PIXELS", 64 * 64)
+    monkeypatch.setattr(sr_model, "TILE", 24)
+    monkeypatch.setattr(sr_model, "TILE_MARGIN", 8)
+    tiled = model.upscale([image])[0]
+    assert tiled.shape == whole.shape == (280, 200)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)

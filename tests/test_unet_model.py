@@ -10,6 +10,7 @@ import pytest
 import torch
 from segmentation_images import defect_images
 
+from models import unet_model
 from models.card import ModelCardError
 from models.unet import UNet, UNetConfig
 from models.unet_model import SegmentationModel, normalise
@@ -73,3 +74,28 @@ def test_segment_rejects_colour_arrays(model: SegmentationModel) -> None:
     """Models take gray [H, W] images; an RGB array is a caller error."""
     with pytest.raises(ValueError, match=r"must be gray \[H, W\]"):
         model.segment([np.zeros((8, 8, 3), dtype=np.float32)])
+
+
+def test_a_large_image_is_segmented_in_tiles_within_the_pixel_budget(
+    model: SegmentationModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the whole-image limit the tiles run within the per-pass budget and join without seams."""
+    rng = np.random.default_rng(3)
+    image = rng.random((150, 170), dtype=np.float32)  # no tile grid fits it exactly
+    whole = model.probabilities([image])[0]
+    passes: list[int] = []
+    forward = model.module.forward
+
+    def counted(x: torch.Tensor) -> torch.Tensor:
+        passes.append(x.shape[0] * x.shape[2] * x.shape[3])
+        return forward(x)
+
+    monkeypatch.setattr(model.module, "forward", counted)
+    monkeypatch.setattr(unet_model, "WHOLE_PIXELS", 64 * 64)
+    monkeypatch.setattr(unet_model, "PASS_PIXELS", 3 * 96 * 96)
+    monkeypatch.setattr(unet_model, "TILE", 64)
+    monkeypatch.setattr(unet_model, "TILE_MARGIN", 16)
+    tiled = model.probabilities([image])[0]
+    assert tiled.shape == image.shape
+    assert passes == [3 * 96 * 96] * 3  # 3 x 3 tiles of 96 x 96, three per pass
+    assert float(np.abs(tiled - whole).max()) < 1e-3, float(np.abs(tiled - whole).max())
