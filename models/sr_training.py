@@ -8,7 +8,8 @@ adversarial weight then only sharpens texture without giving that PSNR back.
 The delivered generator is the epoch with the best validation PSNR over the whole run, not the last
 one: adversarial fine-tuning trades PSNR for texture, and a model that upscales worse than its own
 pre-trained state (or than bicubic) is no use to the inspection models downstream. When no
-adversarial epoch beats the pre-trained generator, the pre-trained weights are delivered; the card's
+adversarial epoch beats the pre-trained generator, the pre-trained weights are delivered, and when
+no epoch beats the untrained generator (which is bicubic upscaling) that one is; the card's
 "delivered" entry says which epoch was chosen and why.
 
 Training pairs are random high-resolution crops, degraded on the fly (models/degradation.py), so an
@@ -283,7 +284,12 @@ def delivered_entry(metrics: dict[str, float], config: SRTrainConfig) -> dict[st
     epoch = int(metrics["best_epoch"])
     best = round(metrics["best_psnr"], 4)
     phase = PRETRAIN if epoch <= config.epochs else ADVERSARIAL
-    if phase == ADVERSARIAL:
+    if epoch == 0:
+        reason = (
+            f"no epoch beat the untrained generator, which is bicubic upscaling ({best:.3f} dB on the "
+            "validation crops): bicubic delivered; train longer or on more images"
+        )
+    elif phase == ADVERSARIAL:
         reason = (
             f"adversarial epoch {epoch - config.epochs} had the best validation PSNR ({best:.3f} dB; "
             f"pre-training ended at {metrics.get('pretrain_psnr', metrics['initial_psnr']):.3f} dB)"
@@ -338,6 +344,8 @@ def train_sr_model(
     started = time.perf_counter()
     if "initial_psnr" not in trainer.metrics:
         trainer.metrics["initial_psnr"], trainer.metrics["bicubic_psnr"] = trainer.validate(val)
+        # The untrained generator is bicubic upscaling: a candidate too, so no run delivers worse.
+        trainer.keep_if_best(0, trainer.metrics["initial_psnr"])
     for epoch in range(first, total + 1):
         epoch_started = time.perf_counter()
         pairs = sample_pairs(

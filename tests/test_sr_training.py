@@ -52,8 +52,9 @@ def test_trained_generator_beats_bicubic_on_a_held_out_image() -> None:
 def test_fine_tuning_that_loses_psnr_delivers_the_pretrained_generator() -> None:
     """An adversarial phase that wrecks validation PSNR is discarded: the pre-trained weights ship."""
     images = [shapes_image(seed, 48) for seed in range(4)]
-    base = {**_fields(TINY), "epochs": 2, "crops_per_epoch": 64}
+    base = {**_fields(TINY), "epochs": 3, "crops_per_epoch": 128}  # enough to beat bicubic
     pretrained = train_sr_model(images, SRTrainConfig(**{**base, "gan_epochs": 0}))
+    assert pretrained.card["delivered"]["epoch"] == 3
     harsh = SRTrainConfig(**{**base, "gan_epochs": 2, "adversarial_weight": 10.0, "gan_learning_rate": 1e-2})
     model = train_sr_model(images, harsh)
     metrics = model.card["metrics"]
@@ -143,3 +144,14 @@ def test_a_checkpoint_of_another_model_kind_is_refused(tmp_path: Path) -> None:
         ValueError, match=r"was written with other settings \(it holds another kind of model\); delete it"
     ):
         train_sr_model([shapes_image(0, 48)], config, checkpoint=checkpoint)
+
+
+def test_a_run_that_never_beats_bicubic_delivers_bicubic() -> None:
+    """Training that only hurts (a learning rate far too high) ships the untrained generator: bicubic."""
+    images = [shapes_image(seed, 48) for seed in range(3)]
+    wild = SRTrainConfig(**{**_fields(TINY), "epochs": 2, "gan_epochs": 0, "learning_rate": 5.0})
+    model = train_sr_model(images, wild)
+    metrics = model.card["metrics"]
+    assert metrics["pretrain_psnr"] < metrics["bicubic_psnr"]
+    assert model.card["delivered"]["epoch"] == 0 and "bicubic delivered" in model.card["delivered"]["reason"]
+    assert metrics["final_psnr"] == metrics["bicubic_psnr"]
