@@ -164,7 +164,9 @@ class SensorModel:
 
     @classmethod
     def load(cls, directory: Path, device: str = "auto") -> SensorModel:
-        """Load and verify a model directory written by `save`; ModelCardError says what is wrong."""
+        """Load and verify a model directory written by `save`; ModelCardError says what is wrong
+        with it, ValueError that `device` cannot be used (checked first, apart: not the model's fault)."""
+        resolved = resolve_device(device).type
         files = load_model_dir(directory, KIND)
         card = files.card
         try:
@@ -177,7 +179,7 @@ class SensorModel:
                 normalisation=Normalisation.from_dict(card["normalisation"]),
                 training_scores=files.arrays["training_scores"],
                 card=card,
-                device=device,
+                device=resolved,
             )
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelCardError(f"{directory}: model card and weights do not fit together: {exc}") from exc

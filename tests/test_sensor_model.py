@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from models.card import ModelCardError
 from models.sensor_model import Normalisation, SensorModel
@@ -108,3 +109,14 @@ def test_slowly_drifting_channel_is_judged_by_shape_not_level() -> None:
         [np.linspace(20, 40, 400) + 0.05 * rng.standard_normal(400), rng.standard_normal(400)], axis=1
     )
     assert Normalisation.fit(data, window=32).level_free.tolist() == [True, False]
+
+
+def test_a_missing_cuda_is_not_reported_as_a_broken_model(
+    model: SensorModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading for CUDA where there is none says so, not "card and weights do not fit together"."""
+    model.save(tmp_path / "model")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="^device cuda was asked for but CUDA is not available$") as raised:
+        SensorModel.load(tmp_path / "model", device="cuda")
+    assert not isinstance(raised.value, ModelCardError)
