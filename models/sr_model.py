@@ -13,7 +13,7 @@ import torch
 from models.card import ModelCardError, ModelFiles, check_version, load_model_dir, save_model_dir
 from models.sensor_model import state_version
 from models.sr_gan import Generator, GeneratorConfig
-from models.tiling import cut_tiles, join_tiles, per_pass
+from models.tiling import per_pass, run_tiled
 from models.training import autocast, resolve_device
 
 KIND = "sr"
@@ -64,12 +64,8 @@ class SuperResolutionModel:
         return results
 
     def _tiled(self, image: np.ndarray) -> np.ndarray:
-        tiles, grid = cut_tiles(np.asarray(image, dtype=np.float32), TILE, TILE_MARGIN)
-        step = per_pass(tiles.shape[1] * tiles.shape[2] * self.scale**2, PASS_PIXELS, len(tiles))
-        outputs = np.concatenate(
-            [self._forward(tiles[start : start + step]) for start in range(0, len(tiles), step)]
-        )
-        return join_tiles(outputs, grid, self.scale)
+        image = np.asarray(image, dtype=np.float32)
+        return run_tiled(self._forward, image, TILE, TILE_MARGIN, PASS_PIXELS, self.scale)
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

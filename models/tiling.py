@@ -10,6 +10,7 @@ rest of the image, as long as the margin covers the model's reach.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,23 @@ def _spans(length: int, tile: int, margin: int) -> tuple[int, list[Span]]:
     ]
 
 
-def cut_tiles(image: np.ndarray, tile: int, margin: int) -> tuple[np.ndarray, TileGrid]:
+def run_tiled(
+    forward: Callable[[np.ndarray], np.ndarray],
+    image: np.ndarray,
+    tile: int,
+    margin: int,
+    budget: int,
+    scale: int = 1,
+) -> np.ndarray:
+    """`forward` (a batch [B, h, w] in, [B, h·scale, w·scale] out) over the tiles of one image, as
+    many per call as `budget` output pixels allow, joined into the image's output."""
+    tiles, grid = _cut_tiles(image, tile, margin)
+    step = per_pass(tiles.shape[1] * tiles.shape[2] * scale**2, budget, len(tiles))
+    outputs = np.concatenate([forward(tiles[start : start + step]) for start in range(0, len(tiles), step)])
+    return _join_tiles(outputs, grid, scale)
+
+
+def _cut_tiles(image: np.ndarray, tile: int, margin: int) -> tuple[np.ndarray, TileGrid]:
     """Equal tiles [N, h, w] of a 2-D image (cores of `tile` with `margin` of context), row by row."""
     height, width = image.shape
     window_h, rows = _spans(height, tile, margin)
@@ -53,7 +70,7 @@ def cut_tiles(image: np.ndarray, tile: int, margin: int) -> tuple[np.ndarray, Ti
     return np.stack(tiles), TileGrid(height, width, rows, cols)
 
 
-def join_tiles(outputs: np.ndarray, grid: TileGrid, scale: int = 1) -> np.ndarray:
+def _join_tiles(outputs: np.ndarray, grid: TileGrid, scale: int = 1) -> np.ndarray:
     """The image made of each output tile's core; outputs may be `scale` times their input tiles."""
     joined = np.empty((grid.height * scale, grid.width * scale), dtype=outputs.dtype)
     for index, output in enumerate(outputs):

@@ -14,7 +14,7 @@ import torch
 from models.card import ModelCardError, ModelFiles, check_version, load_model_dir, save_model_dir
 from models.images import pad_to_multiple
 from models.sensor_model import state_version
-from models.tiling import cut_tiles, join_tiles, per_pass
+from models.tiling import per_pass, run_tiled
 from models.training import autocast, resolve_device
 from models.unet import UNet, UNetConfig
 
@@ -87,12 +87,7 @@ class SegmentationModel:
         height, width = standardised.shape
         multiple = self.module.config.multiple
         padded = np.pad(standardised, ((0, -height % multiple), (0, -width % multiple)), mode="reflect")
-        tiles, grid = cut_tiles(padded, TILE, TILE_MARGIN)
-        step = per_pass(tiles.shape[1] * tiles.shape[2], PASS_PIXELS, len(tiles))
-        outputs = np.concatenate(
-            [self._forward(tiles[start : start + step]) for start in range(0, len(tiles), step)]
-        )
-        return join_tiles(outputs, grid)[:height, :width]
+        return run_tiled(self._forward, padded, TILE, TILE_MARGIN, PASS_PIXELS)[:height, :width]
 
     def _forward(self, standardised: np.ndarray) -> np.ndarray:
         """Probabilities [B, H, W] of a batch of standardised images [B, H, W]."""
