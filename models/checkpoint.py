@@ -21,6 +21,9 @@ class Checkpoint:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # The states read last: a command checks the file before loading its data, then the
+        # trainer resumes from it, and one read serves both. Any save or removal forgets it.
+        self._read: tuple[int, dict[str, dict[str, Any]]] | None = None
 
     @classmethod
     def in_folder(cls, directory: Path) -> Checkpoint:
@@ -32,14 +35,18 @@ class Checkpoint:
         partial = self.path.with_name(self.path.name + ".partial")
         torch.save({"epoch": int(epoch), "states": states}, partial)
         os.replace(partial, self.path)
+        self._read = None
 
     def load(self) -> tuple[int, dict[str, dict[str, Any]]] | None:
         """The last finished epoch and its states, or None when there is no checkpoint."""
         if not self.path.is_file():
             return None
+        if self._read is not None:
+            return self._read
         try:
             payload = torch.load(self.path, map_location="cpu", weights_only=True)
-            return int(payload["epoch"]), dict(payload["states"])
+            self._read = int(payload["epoch"]), dict(payload["states"])
+            return self._read
         except Exception as exc:  # a damaged file raises many types from torch.load; all mean the same
             # torch's own text runs over many lines and suggests loading with weights_only=False:
             # keep it on the chained exception, out of the message shown to users
@@ -57,6 +64,7 @@ class Checkpoint:
     def remove(self) -> None:
         """Delete the checkpoint once training has completed and the model directory is written."""
         self.path.unlink(missing_ok=True)
+        self._read = None
 
 
 def setup_difference(written: object, wanted: dict[str, Any]) -> str:

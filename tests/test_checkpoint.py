@@ -71,3 +71,19 @@ def test_a_state_that_does_not_load_is_one_line() -> None:
     assert state_mismatch(KeyError("optimiser")) == "it holds no 'optimiser' state"
     many = RuntimeError("Error(s) in loading state_dict for UNet:\n\tsize mismatch for head.weight")
     assert state_mismatch(many) == "Error(s) in loading state_dict for UNet"
+
+
+def test_a_checkpoint_is_read_once_until_it_is_saved_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command's early check and the trainer's resume share one read; a save forgets it."""
+    checkpoint = Checkpoint.in_folder(tmp_path)
+    checkpoint.save(1, {"model": {"w": torch.zeros(2)}})
+    reads: list[Path] = []
+    load = torch.load
+    monkeypatch.setattr(torch, "load", lambda path, **kw: reads.append(path) or load(path, **kw))
+    assert checkpoint.load() is not None and checkpoint.load() is not None
+    assert len(reads) == 1
+    checkpoint.save(2, {"model": {"w": torch.ones(2)}})
+    resumed = checkpoint.load()
+    assert resumed is not None and resumed[0] == 2 and len(reads) == 2
