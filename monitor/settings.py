@@ -89,6 +89,24 @@ class MqttSettings(Section):
         ge=64,
         le=64 * 1024 * 1024,
     )
+    max_ts_ahead_s: float | None = Field(
+        600,
+        title="Max time ahead",
+        description="Messages whose `ts` lies further ahead of the receive time go to dead letters "
+        "(ts_in_future): a publisher clock running fast, or local time sent as UTC east of Greenwich. "
+        "null: not checked.",
+        ge=0,
+    )
+    max_ts_age_s: float | None = Field(
+        7 * 24 * 3600,
+        title="Max time age",
+        description="Messages whose `ts` lies further behind the receive time go to dead letters "
+        "(ts_too_old): a publisher clock reset to 1970 would otherwise file readings where no chart "
+        "looks and have its camera images removed by the next retention run. Keep it above the "
+        "longest outage a gateway buffers and replays (the default matches session_expiry_s). "
+        "null: not checked.",
+        gt=0,
+    )
     strict_assets: bool = Field(
         False,
         title="Strict assets",

@@ -31,7 +31,8 @@ from monitor.store.migrate import upgrade
 
 CHANNELS = ["p1", "p2", "t1"]
 WINDOW = 8
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
+# Recent, as a gateway's clock would be: the daemon refuses times far from its own (mqtt.max_ts_age_s).
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
 
 
 def daemon_settings(

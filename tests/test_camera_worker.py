@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,9 @@ def worker_for(settings: Settings, writer: StoreWriter, sr: bool = False) -> Cam
 
 
 def message(i: int, payload: bytes) -> tuple[str, bytes, float, dict[str, str]]:
-    return (TOPIC, payload, time.time(), {"frame_id": f"f{i:04d}", "ts": f"2026-03-01T10:00:{i % 60:02d}Z"})
+    """Frame number i, taken i seconds after a minute ago, as the camera would stamp it."""
+    ts = datetime.fromtimestamp(int(time.time()) - 60 + i, UTC).isoformat().replace("+00:00", "Z")
+    return (TOPIC, payload, time.time(), {"frame_id": f"f{i:04d}", "ts": ts})
 
 
 def test_frames_become_inspections_and_an_injected_defect_raises_an_alert(
@@ -281,6 +284,23 @@ def test_an_open_camera_alert_is_carried_over_a_model_swap(
     assert worker.process("cam1", normal) == 4
     assert writer.flush(10)
     assert [row.state for row in query(database_url, "SELECT state FROM alerts")] == ["resolved"]
+
+
+def test_a_frame_stamped_by_a_reset_camera_clock_is_a_dead_letter(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """A 1970 `ts` is refused before anything is stored (retention would delete its images at once)."""
+    worker = worker_for(make_settings(tmp_path, database_url), writer)
+    frame = encode_png(make_frame(5, SIZE, DEFECTS).image)
+    reset = (TOPIC, frame, time.time(), {"frame_id": "f0001", "ts": "1970-01-01T00:00:42Z"})
+    assert worker.process("cam1", [reset, message(2, frame)]) == 1
+    assert writer.flush(10)
+    (dead,) = query(database_url, "SELECT reason FROM dead_letters")
+    assert dead.reason.startswith("ts_too_old: 1970-01-01T00:00:42.000+00:00 is ")
+    assert "mqtt.max_ts_age_s" in dead.reason
+    (row,) = query(database_url, "SELECT frame_key FROM inspections")
+    assert row.frame_key.startswith("f0002@")
+    assert not list((tmp_path / "artifacts" / "cam1").glob("1970-*"))
 
 
 def test_the_pixel_limit_counts_the_upscaled_frame(

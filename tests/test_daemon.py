@@ -52,7 +52,7 @@ def test_readings_are_scored_and_an_anomaly_opens_an_alert_published_on_mqtt(
 def test_every_bad_input_becomes_a_dead_letter_and_later_readings_are_still_scored(
     tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
 ) -> None:
-    """Malformed, mistyped, non-finite, incomplete, unknown, oversized and binary inputs are dead-lettered."""
+    """Malformed, mistyped, non-finite, incomplete, unknown, oversized, binary and mistimed inputs are dead-lettered."""
     settings = daemon_settings(
         tmp_path,
         database_url,
@@ -71,6 +71,12 @@ def test_every_bad_input_becomes_a_dead_letter_and_later_readings_are_still_scor
         (topic, b'{"values": {"p1": 1, "p2": 1, "t1": 1}, "pad": "' + b"x" * 600 + b'"}', "oversized"),
         (topic, bytes(range(256)), "not_utf8"),
         (f"{topic_prefix}/site1/{'a' * 70}/sensors", json.dumps(reading(0)).encode(), "bad_asset_name"),
+        (topic, json.dumps({**reading(0), "ts": "1970-01-01T00:00:05Z"}).encode(), "ts_too_old"),
+        (
+            topic,
+            json.dumps([reading(0), {**reading(1), "ts": "2099-01-01T00:00:00Z"}]).encode(),
+            "ts_in_future",
+        ),
     ]
     publisher = Publisher(mqtt_broker)
     try:
@@ -93,6 +99,7 @@ def test_every_bad_input_becomes_a_dead_letter_and_later_readings_are_still_scor
     assert [row[0].split(":")[0] for row in rows] == [reason for _, _, reason in bad]
     assert rows[5][2] > 512 and len(rows[5][3]) == 256
     assert rows[3][0] == "missing_channels: t1"
+    assert rows[9][0].startswith("ts_in_future: 2099-01-01T00:00:00.000+00:00 is ")
     assert 'monitor_messages_invalid_total{reason="non_finite"} 1.0' in exposition
     assert "monitor_readings_scored_total 13.0" in exposition
 

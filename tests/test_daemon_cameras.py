@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -39,7 +40,7 @@ class FramePublisher:
             envelope = {"frame_id": frame_id, "image_b64": base64.b64encode(image_png).decode()}
             return self.client.publish(topic, json.dumps(envelope), qos=1)
         properties = Properties(PacketTypes.PUBLISH)
-        properties.UserProperty = [("frame_id", frame_id), ("ts", "2026-03-01T10:00:00Z")]
+        properties.UserProperty = [("frame_id", frame_id), ("ts", datetime.now(UTC).isoformat())]
         return self.client.publish(topic, image_png, qos=1, properties=properties)
 
     def raw(self, topic: str, payload: bytes) -> None:

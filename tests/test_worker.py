@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -45,7 +46,9 @@ def make_worker(
 
 def messages(assets: list[str], count_: int) -> list[tuple[str, bytes, float]]:
     return [
-        (f"w/s1/{a}/sensors", json.dumps(reading(i)).encode(), 0.0) for i in range(count_) for a in assets
+        (f"w/s1/{a}/sensors", json.dumps(reading(i)).encode(), time.time())
+        for i in range(count_)
+        for a in assets
     ]
 
 
@@ -99,7 +102,7 @@ def test_raw_readings_around_an_alert_are_kept_with_it(tmp_path: Path, database_
     worker = ScoringWorker(settings, Inbox(10_000), writer, Metrics())
     worker.assign_model("pump1", model)
     published = [reading(i) for i in range(40)] + [reading(i, [50.0, -50.0, 80.0]) for i in range(40, 50)]
-    worker.inbox.put_many([("w/s1/pump1/sensors", json.dumps(r).encode(), 0.0) for r in published])
+    worker.inbox.put_many([("w/s1/pump1/sensors", json.dumps(r).encode(), time.time()) for r in published])
     worker.start()
     assert wait_for(lambda: len(worker.inbox) == 0)
     worker.stop(5)
@@ -130,7 +133,7 @@ def _feed(worker: ScoringWorker, first: int, last: int, abnormal: bool = False) 
         for i in range(first, last)
     ]
     payloads = [payload.encode() for payload in payloads]
-    worker.inbox.put_many([("w/s1/pump1/sensors", payload, 0.0) for payload in payloads])
+    worker.inbox.put_many([("w/s1/pump1/sensors", payload, time.time()) for payload in payloads])
     worker.start()
     assert wait_for(lambda: len(worker.inbox) == 0)
     assert worker.stop(5)

@@ -37,6 +37,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from models.defects import describe_mask
 from monitor.artifacts import wanted, write_artifacts
 from monitor.comms.mqtt import FrameMessage
+from monitor.ingest.clock import ClockLimits
 from monitor.ingest.frames import Frame, decode_frame
 from monitor.ingest.schemas import InvalidMessage
 from monitor.ingest.topics import TopicError, parse_frames_topic
@@ -120,6 +121,7 @@ class CameraWorker:
         self.thread: threading.Thread | None = None
         self.dropped = 0  # frames dropped by full backlogs (here and in the receiver process)
         self.prefix = settings.mqtt.topic_prefix
+        self._clock = ClockLimits(settings.mqtt.max_ts_ahead_s, settings.mqtt.max_ts_age_s)
         self._queues: dict[str, deque[FrameMessage]] = {
             name: deque(maxlen=config.backlog) for name, config in settings.cameras.items() if self.owns(name)
         }
@@ -268,17 +270,19 @@ class CameraWorker:
 
     def _decode(self, state: CameraState, message: FrameMessage, records: list[Record]) -> Frame | None:
         topic, payload, received, properties = message
+        received_at = datetime.fromtimestamp(received, UTC)
         try:
             route = parse_frames_topic(self.prefix, topic)
             frame = decode_frame(
                 payload,
                 properties,
-                datetime.fromtimestamp(received, UTC),
+                received_at,
                 state.config.max_frame_bytes,
                 max_pixels=state.config.max_frame_pixels // (state.config.upscale or 1) ** 2,
                 site=route.site,
                 camera=route.asset,
             )
+            self._clock.check(frame.ts, frame.ts, received_at)
         except TopicError as exc:
             self._dead(records, message, InvalidMessage(str(exc)))
             return None

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from models.sensor_model import SensorModel
+from monitor.ingest.clock import ClockLimits
 from monitor.ingest.inbox import Inbox
 from monitor.ingest.schemas import InvalidMessage, SensorReading, check_asset, decode_sensor_payload
 from monitor.ingest.topics import SensorTopic, TopicError, parse_sensor_topic
@@ -146,6 +147,7 @@ class ScoringWorker:
         self._recalibrate = False
         self._restore: dict[str, dict[str, Any]] = {}
         self._unresolved: dict[str, AlertRecord] = {}
+        self._clock = ClockLimits(settings.mqtt.max_ts_ahead_s, settings.mqtt.max_ts_age_s)
 
     # -- requests from other threads, applied between batches -----------------------------------
     def assign_model(self, asset: str, model: SensorModel) -> None:
@@ -271,14 +273,13 @@ class ScoringWorker:
             self._dead(records, topic, payload, received, route)
             return None
         assert isinstance(route, SensorTopic)
+        received_at = datetime.fromtimestamp(received, UTC)
         try:
             readings = decode_sensor_payload(
-                payload,
-                datetime.fromtimestamp(received, UTC),
-                self.settings.mqtt.max_payload_bytes,
-                site=route.site,
-                asset=route.asset,
+                payload, received_at, self.settings.mqtt.max_payload_bytes, site=route.site, asset=route.asset
             )
+            times = [item.ts for item in readings]
+            self._clock.check(min(times), max(times), received_at)
         except InvalidMessage as exc:
             self._dead(records, topic, payload, received, exc)
             return None
