@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from monitor.bench import vision
 from monitor.bench.report import write_doc_section
-from monitor.bench.vision import ScenarioResult, VisionBenchConfig, markdown
+from monitor.bench.vision import ScenarioResult, VisionBenchConfig, markdown, run_vision_bench
 
 
 def test_config_refuses_too_few_frames() -> None:
@@ -31,3 +32,16 @@ def test_report_section_replaces_only_the_vision_heading(tmp_path: Path) -> None
     assert "kept" in text and "stale table" not in text
     assert "| 256x256, AE + U-Net | 100 | 30.0 | 20 | 40 ms | 80 ms |" in text
     assert "met (30.0)" in text and "cores (nproc)" in text
+
+
+def test_the_bench_stores_every_frame_of_both_scenarios_and_times_them() -> None:
+    """A short run of the real bench: each scenario's frames are all committed, with rates and latencies."""
+    threads = torch.get_num_threads()
+    try:
+        results = run_vision_bench(VisionBenchConfig(frames=10, rate=50))
+    finally:
+        torch.set_num_threads(threads)  # the bench sets the daemon's one thread
+    assert [r.name for r in results] == ["256x256, AE + U-Net", "64x64 -> 256x256 (x4 SR), AE + U-Net"]
+    for result in results:
+        assert result.frames == 10 and result.fps > 0
+        assert 0 < result.p50_ms <= result.p99_ms

@@ -101,6 +101,20 @@ def test_redelivered_frame_is_stored_once(tmp_path: Path, database_url: str, wri
     assert count(database_url, "inspections") == 1
 
 
+def test_a_camera_sending_ids_without_time_keeps_its_frames_after_a_counter_restart(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """Frame id 1 before and after a power cycle are two rows; a redelivery of either adds none."""
+    worker = worker_for(make_settings(tmp_path, database_url), writer)
+    before, after = (
+        (TOPIC, encode_png(make_frame(seed, SIZE).image), time.time(), {"frame_id": "1"}) for seed in (5, 6)
+    )
+    worker.process("cam1", [before, after])
+    worker.process("cam1", [before])
+    assert writer.flush(10)
+    assert count(database_url, "inspections") == 2
+
+
 def test_bad_images_go_to_dead_letters_and_later_frames_are_scored(
     tmp_path: Path, database_url: str, writer: StoreWriter
 ) -> None:

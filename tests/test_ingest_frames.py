@@ -44,13 +44,23 @@ def test_jpeg_without_properties_uses_receive_time_and_a_content_key() -> None:
 
 def test_a_repeated_frame_id_is_a_new_frame_when_its_time_differs() -> None:
     """A camera restarting its counter repeats ids: with another publisher time the key differs, with
-    the same (a redelivery) it does not; an id without a time is the key as it is."""
+    the same (a redelivery) it does not."""
     png = encode_png(IMAGE)
     first = decode(png, {"ts": "2026-03-01T10:00:00Z", "frame_id": "7"})
     redelivered = decode(png, {"ts": "2026-03-01T10:00:00Z", "frame_id": "7"})
     after_reboot = decode(png, {"ts": "2026-03-02T08:00:00Z", "frame_id": "7"})
     assert first.key == redelivered.key != after_reboot.key
-    assert decode(png, {"frame_id": "7"}).key == "7"
+
+
+@pytest.mark.parametrize("meta", [{"frame_id": "7"}, {"ts": "2026-03-01T10:00:00Z"}])
+def test_an_id_or_a_time_alone_tells_a_redelivery_from_a_new_frame_by_its_bytes(meta: dict[str, str]) -> None:
+    """Without the other, a restarted counter's id or a whole-second time repeats for new frames;
+    the image bytes, which a redelivery repeats and a new frame does not, tell them apart."""
+    png, other = encode_png(IMAGE), encode_png(1.0 - IMAGE)
+    assert decode(png, meta).key == decode(png, meta).key != decode(other, meta).key
+    assert decode(png, meta).key.startswith(
+        "7#" if "frame_id" in meta else "ts:2026-03-01T10:00:00.000000+00:00#"
+    )
 
 
 def test_json_envelope_carries_time_id_and_image() -> None:

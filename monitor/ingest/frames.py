@@ -115,12 +115,17 @@ def _key(frame_id: str | None, ts_text: str | None, ts: datetime, image: bytes) 
     """The (camera, frame_key) idempotency key: what a redelivery repeats and a new frame does not.
 
     Frame id and publisher time together (a camera that restarts its counter repeats ids, not
-    times), else either alone, else a digest of the image. Never the receive time: a redelivery
+    times). Either alone is not enough: a restarted counter repeats an id, a clock with whole seconds
+    gives several frames one time; a digest of the image bytes (repeated by a redelivery, not by a
+    new frame) goes with it then, and alone without either. Never the receive time: a redelivery
     arrives later.
     """
     when = ts.isoformat(timespec="microseconds") if ts_text is not None else None
+    if frame_id is not None and when is not None:
+        return f"{frame_id}@{when}"
+    digest = hashlib.sha1(image, usedforsecurity=False).hexdigest()
     if frame_id is not None:
-        return f"{frame_id}@{when}" if when else frame_id
+        return f"{frame_id}#{digest[:16]}"
     if when is not None:
-        return "ts:" + when
-    return "sha1:" + hashlib.sha1(image, usedforsecurity=False).hexdigest()
+        return f"ts:{when}#{digest[:16]}"
+    return "sha1:" + digest
