@@ -1,7 +1,9 @@
 """Commissioning: a new asset's first readings become its baseline, then its first model.
 
 An asset with no active model is not scored; its readings are collected (in model channel order,
-the channels of its first reading) until `sensors.baseline_readings` are there. A background
+the channels of its first reading) until `sensors.baseline_readings` are there. At most
+`sensors.max_commissioning` assets collect at once, so a gateway publishing under ever-new names
+cannot grow memory without bound: further new assets are refused (dead letters). A background
 thread then trains the model (`train_sensor_model`, at most `sensors.baseline_epochs` epochs),
 saves it under `models.store/<asset>/<version>`, registers and activates it, and hands it to the
 scoring worker, which scores the asset from its next batch on.
@@ -13,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -22,7 +24,7 @@ from models.sensor_model import SensorModel
 from models.sensor_training import SensorTrainConfig, train_sensor_model
 from models.training import FitConfig
 from monitor import registry
-from monitor.ingest.schemas import SensorReading
+from monitor.ingest.schemas import InvalidMessage, SensorReading
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,8 @@ ModelReady = Callable[[str, SensorModel], None]
 @dataclass(slots=True)
 class _Baseline:
     channels: list[str]
-    rows: list[list[float]] = field(default_factory=list)
+    rows: np.ndarray | None = None  # [baseline_readings, channels], allocated with the first row
+    count: int = 0
     training: bool = False
 
 
@@ -51,11 +54,23 @@ class Commissioner:
         self._futures: list[Future[None]] = []
 
     def collect(self, readings: list[SensorReading]) -> None:
-        """Add readings of an unmodelled asset; starts training once the baseline is complete."""
+        """Add readings of an unmodelled asset; starts training once the baseline is complete.
+
+        Raises InvalidMessage (commissioning_full) for a new asset while `sensors.max_commissioning`
+        others are collecting.
+        """
         asset = readings[0].asset
+        needed = self.settings.sensors.baseline_readings
         with self._lock:
             baseline = self._baselines.get(asset)
             if baseline is None:
+                collecting = sum(not b.training for b in self._baselines.values())
+                if collecting >= self.settings.sensors.max_commissioning:
+                    limit = self.settings.sensors.max_commissioning
+                    raise InvalidMessage(
+                        "commissioning_full",
+                        f"new assets collecting a baseline: {collecting} (sensors.max_commissioning {limit})",
+                    )
                 baseline = self._baselines[asset] = _Baseline(sorted(readings[0].values))
                 if registry.active_version(self.engine, asset, "sensor") is not None:
                     # Its registered model failed to load (the daemon logged why): an operator must
@@ -72,21 +87,23 @@ class Commissioner:
                     )
             if baseline.training:
                 return
+            if baseline.rows is None:
+                baseline.rows = np.empty((needed, len(baseline.channels)))
             for reading in readings:
                 values = reading.values
-                if all(name in values for name in baseline.channels):
-                    baseline.rows.append([values[name] for name in baseline.channels])
-            if len(baseline.rows) < self.settings.sensors.baseline_readings:
+                if baseline.count < needed and all(name in values for name in baseline.channels):
+                    baseline.rows[baseline.count] = [values[name] for name in baseline.channels]
+                    baseline.count += 1
+            if baseline.count < needed:
                 return
             baseline.training = True
-            data = np.asarray(baseline.rows, dtype=np.float64)
-            baseline.rows = []
+            data, baseline.rows = baseline.rows, None
         self._futures.append(self._executor.submit(self._commission, asset, data, baseline.channels))
 
     def pending(self) -> dict[str, int]:
         """Readings collected so far per asset still waiting for a model (for heartbeats, tests)."""
         with self._lock:
-            return {asset: len(b.rows) for asset, b in self._baselines.items() if not b.training}
+            return {asset: b.count for asset, b in self._baselines.items() if not b.training}
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the trainings started so far (tests, orderly shutdown)."""

@@ -196,6 +196,16 @@ class SensorPipelineSettings(Section):
     baseline_epochs: int = Field(
         30, title="Baseline epochs", description="Most epochs for commissioning training.", ge=1, le=10_000
     )
+    max_commissioning: int = Field(
+        256,
+        title="Assets commissioning at once",
+        description="Most new assets collecting a baseline at the same time; messages of further new "
+        "assets go to dead letters (commissioning_full) until one has its model. Bounds memory "
+        "(each baseline holds baseline_readings x channels values) when a gateway publishes under "
+        "ever-new asset names; mqtt.strict_assets refuses unknown names outright.",
+        ge=1,
+        le=100_000,
+    )
 
 
 class QuantileSettings(Section):

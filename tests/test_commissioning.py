@@ -64,3 +64,39 @@ def test_asset_whose_active_model_cannot_load_is_not_retrained(
         publisher.close()
     assert count(sqlite_url, "model_versions") == 1
     assert count(sqlite_url, "scores") == 0
+
+
+def test_new_assets_beyond_the_commissioning_limit_are_dead_letters_until_a_slot_frees(
+    tmp_path: Path, sqlite_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """With one slot, a second new asset is refused (not stored as an asset) while the first collects,
+    and is collected once the first has its model."""
+    settings = daemon_settings(
+        tmp_path,
+        sqlite_url,
+        mqtt_broker,
+        topic_prefix,
+        mqtt={"receiver": "thread"},
+        sensors={"max_commissioning": 1},
+    )
+    upgrade(sqlite_url)
+    first, second = (f"{topic_prefix}/site1/{name}/sensors" for name in ("pump1", "pump2"))
+    publisher = Publisher(mqtt_broker)
+    try:
+        with running(settings) as daemon:
+            assert daemon.worker is not None and daemon.commissioner is not None
+            publisher.publish_many(first, [reading(i) for i in range(10)])
+            publisher.publish_many(second, [reading(i) for i in range(5)])
+            assert wait_for(lambda: count(sqlite_url, "dead_letters") == 5)
+            assert daemon.commissioner.pending() == {"pump1": 10}
+            assert [row.name for row in query(sqlite_url, "SELECT name FROM assets")] == ["pump1"]
+            publisher.publish_many(first, [reading(i) for i in range(10, 64)])
+            assert wait_for(lambda: "pump1" in daemon.worker.model_versions(), timeout=60)
+            publisher.publish_many(second, [reading(i) for i in range(5, 8)])
+            assert wait_for(lambda: daemon.commissioner.pending() == {"pump2": 3})
+    finally:
+        publisher.close()
+    reasons = {row.reason for row in query(sqlite_url, "SELECT reason FROM dead_letters")}
+    assert reasons == {
+        "commissioning_full: new assets collecting a baseline: 1 (sensors.max_commissioning 1)"
+    }

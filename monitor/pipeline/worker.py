@@ -214,9 +214,14 @@ class ScoringWorker:
             decoded += len(readings)
             asset = readings[0].asset
             state = self._assets.get(asset)
-            if state is None:
-                if self.on_unmodelled is not None:
+            if state is None and self.on_unmodelled is not None:
+                try:
                     self.on_unmodelled(readings)
+                except InvalidMessage as exc:
+                    self._dead(records, topic, payload, received, exc)
+                    continue
+            self._note_site(readings[0], state, records)
+            if state is None:
                 continue
             for reading in readings:
                 if not reading.values.keys() >= state.needs:
@@ -283,12 +288,14 @@ class ScoringWorker:
         except InvalidMessage as exc:
             self._dead(records, topic, payload, received, exc)
             return None
-        if self._sites.get(route.asset) != route.site:
-            self._sites[route.asset] = route.site
-            state = self._assets.get(route.asset)
-            channels = state.model.channels if state else []
-            records.append(AssetRecord(name=route.asset, site=route.site, channels=list(channels)))
         return readings
+
+    def _note_site(self, reading: SensorReading, state: AssetState | None, records: list[Record]) -> None:
+        """Store an accepted message's asset under its site the first time (and when it moves)."""
+        if self._sites.get(reading.asset) != reading.site:
+            self._sites[reading.asset] = reading.site
+            channels = state.model.channels if state else []
+            records.append(AssetRecord(name=reading.asset, site=reading.site, channels=list(channels)))
 
     def _route(self, topic: str) -> SensorTopic | InvalidMessage | object:
         """What to do with a topic's messages (cached per topic): decode, dead-letter, or skip."""
