@@ -3,7 +3,8 @@
 An asset with no active model is not scored; its readings are collected (in model channel order,
 the channels of its first reading) until `sensors.baseline_readings` are there. At most
 `sensors.max_commissioning` assets collect at once, so a gateway publishing under ever-new names
-cannot grow memory without bound: further new assets are refused (dead letters). A background
+cannot grow memory without bound: further new assets are refused (dead letters), and a baseline
+that got no reading for `ABANDONED_S` gives its place up to a new asset. A background
 thread then trains the model (`train_sensor_model`, at most `sensors.baseline_epochs` epochs),
 saves it under `models.store/<asset>/<version>`, registers and activates it, and hands it to the
 scoring worker, which scores the asset from its next batch on.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +31,10 @@ from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A baseline with no reading for a day is a name nobody publishes under any more (a test topic, a
+# renamed asset); at the limit it makes way for a new asset instead of holding its place until a restart.
+ABANDONED_S = 24 * 3600.0
+
 ModelReady = Callable[[str, SensorModel], None]
 
 
@@ -38,15 +44,23 @@ class _Baseline:
     rows: np.ndarray | None = None  # [baseline_readings, channels], allocated with the first row
     count: int = 0
     training: bool = False
+    last_seen: float = 0.0  # clock time of its latest reading
 
 
 class Commissioner:
     """Collects baselines (called from the worker thread) and trains one new model at a time."""
 
-    def __init__(self, settings: Settings, engine: Engine, on_model: ModelReady) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        on_model: ModelReady,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.on_model = on_model
+        self.clock = clock
         self._baselines: dict[str, _Baseline] = {}
         self._lock = threading.Lock()
         # One training at a time: commissioning must not starve the scoring of running assets.
@@ -57,20 +71,15 @@ class Commissioner:
         """Add readings of an unmodelled asset; starts training once the baseline is complete.
 
         Raises InvalidMessage (commissioning_full) for a new asset while `sensors.max_commissioning`
-        others are collecting.
+        others are collecting and none of them is abandoned.
         """
         asset = readings[0].asset
         needed = self.settings.sensors.baseline_readings
+        now = self.clock()
         with self._lock:
             baseline = self._baselines.get(asset)
             if baseline is None:
-                collecting = sum(not b.training for b in self._baselines.values())
-                if collecting >= self.settings.sensors.max_commissioning:
-                    limit = self.settings.sensors.max_commissioning
-                    raise InvalidMessage(
-                        "commissioning_full",
-                        f"new assets collecting a baseline: {collecting} (sensors.max_commissioning {limit})",
-                    )
+                self._make_room(now)
                 baseline = self._baselines[asset] = _Baseline(sorted(readings[0].values))
                 if registry.active_version(self.engine, asset, "sensor") is not None:
                     # Its registered model failed to load (the daemon logged why): an operator must
@@ -87,6 +96,7 @@ class Commissioner:
                     )
             if baseline.training:
                 return
+            baseline.last_seen = now
             if baseline.rows is None:
                 baseline.rows = np.empty((needed, len(baseline.channels)))
             for reading in readings:
@@ -99,6 +109,24 @@ class Commissioner:
             baseline.training = True
             data, baseline.rows = baseline.rows, None
         self._futures.append(self._executor.submit(self._commission, asset, data, baseline.channels))
+
+    def _make_room(self, now: float) -> None:
+        """At the limit, drop the longest-abandoned baseline, or refuse the new asset (lock held)."""
+        collecting = {asset: b for asset, b in self._baselines.items() if not b.training}
+        limit = self.settings.sensors.max_commissioning
+        if len(collecting) < limit:
+            return
+        oldest = min(collecting, key=lambda asset: collecting[asset].last_seen)
+        if now - collecting[oldest].last_seen < ABANDONED_S:
+            raise InvalidMessage(
+                "commissioning_full",
+                f"new assets collecting a baseline: {len(collecting)} (sensors.max_commissioning {limit})",
+            )
+        del self._baselines[oldest]
+        log.warning(
+            "commissioning: dropped an abandoned baseline to make room",
+            extra={"asset": oldest, "readings": collecting[oldest].count},
+        )
 
     def pending(self) -> dict[str, int]:
         """Readings collected so far per asset still waiting for a model (for heartbeats, tests)."""

@@ -200,7 +200,8 @@ class SensorPipelineSettings(Section):
         256,
         title="Assets commissioning at once",
         description="Most new assets collecting a baseline at the same time; messages of further new "
-        "assets go to dead letters (commissioning_full) until one has its model. Bounds memory "
+        "assets go to dead letters (commissioning_full) until one has its model or has had no reading "
+        "for a day (its baseline is then dropped). Bounds memory "
         "(each baseline holds baseline_readings x channels values) when a gateway publishes under "
         "ever-new asset names; mqtt.strict_assets refuses unknown names outright.",
         ge=1,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from daemon_helpers import (
     Publisher,
     count,
@@ -17,6 +19,9 @@ from daemon_helpers import (
     wait_for,
 )
 
+from monitor.commissioning import ABANDONED_S, Commissioner
+from monitor.ingest.schemas import InvalidMessage, SensorReading
+from monitor.store.db import create_engine_for
 from monitor.store.migrate import upgrade
 
 
@@ -100,3 +105,32 @@ def test_new_assets_beyond_the_commissioning_limit_are_dead_letters_until_a_slot
     assert reasons == {
         "commissioning_full: new assets collecting a baseline: 1 (sensors.max_commissioning 1)"
     }
+
+
+def test_an_abandoned_baseline_makes_way_for_a_new_asset_at_the_limit(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """A name silent for a day no longer holds its place; one heard within the day still does."""
+    settings = daemon_settings(
+        tmp_path, sqlite_url, ("127.0.0.1", 1883), "c", sensors={"max_commissioning": 1}
+    )
+    upgrade(sqlite_url)
+    engine = create_engine_for(sqlite_url)
+    now = [0.0]
+    commissioner = Commissioner(settings, engine, lambda asset, model: None, clock=lambda: now[0])
+    try:
+        commissioner.collect([_reading("test_topic")])
+        now[0] = ABANDONED_S - 1
+        with pytest.raises(InvalidMessage, match="commissioning_full"):
+            commissioner.collect([_reading("pump1")])
+        now[0] = ABANDONED_S + 1
+        commissioner.collect([_reading("pump1")])
+        assert commissioner.pending() == {"pump1": 1}
+    finally:
+        commissioner.close()
+        engine.dispose()
+
+
+def _reading(asset: str) -> SensorReading:
+    values = reading(0)["values"]
+    return SensorReading("site1", asset, datetime.now(UTC), values)
