@@ -62,6 +62,7 @@ class Commissioner:
         self.on_model = on_model
         self.clock = clock
         self._baselines: dict[str, _Baseline] = {}
+        self._full_until = 0.0  # clock time before which the limit holds and no baseline is abandoned
         self._lock = threading.Lock()
         # One training at a time: commissioning must not starve the scoring of running assets.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commissioning")
@@ -107,21 +108,30 @@ class Commissioner:
             if baseline.count < needed:
                 return
             baseline.training = True
+            self._full_until = 0.0  # a place is free again
             data, baseline.rows = baseline.rows, None
         self._futures.append(self._executor.submit(self._commission, asset, data, baseline.channels))
 
     def _make_room(self, now: float) -> None:
-        """At the limit, drop the longest-abandoned baseline, or refuse the new asset (lock held)."""
-        collecting = {asset: b for asset, b in self._baselines.items() if not b.training}
+        """At the limit, drop the longest-abandoned baseline, or refuse the new asset (lock held).
+
+        A refusal is remembered until the oldest baseline could be abandoned, so a flood of new names
+        costs a comparison each, not a scan of every baseline.
+        """
         limit = self.settings.sensors.max_commissioning
+        full = InvalidMessage(
+            "commissioning_full",
+            f"new assets collecting a baseline: {limit} (sensors.max_commissioning {limit})",
+        )
+        if now < self._full_until:
+            raise full
+        collecting = {asset: b for asset, b in self._baselines.items() if not b.training}
         if len(collecting) < limit:
             return
         oldest = min(collecting, key=lambda asset: collecting[asset].last_seen)
         if now - collecting[oldest].last_seen < ABANDONED_S:
-            raise InvalidMessage(
-                "commissioning_full",
-                f"new assets collecting a baseline: {len(collecting)} (sensors.max_commissioning {limit})",
-            )
+            self._full_until = collecting[oldest].last_seen + ABANDONED_S
+            raise full
         del self._baselines[oldest]
         log.warning(
             "commissioning: dropped an abandoned baseline to make room",
@@ -158,6 +168,7 @@ class Commissioner:
             log.exception("commissioning failed; collecting a new baseline", extra={"asset": asset})
             with self._lock:
                 self._baselines.pop(asset, None)
+                self._full_until = 0.0
             return
         log.info(
             "commissioning: model active",
