@@ -95,14 +95,7 @@ class Daemon:
             # the writer and the broker want the other core (see docs/architecture.md).
             torch.set_num_threads(1)
         self.engine = engine = create_engine_for(url)
-        self.writer = StoreWriter(
-            engine,
-            topic_prefix=settings.mqtt.topic_prefix,
-            batch_rows=settings.database.write_batch_rows,
-            interval_s=settings.database.write_interval_s,
-            queue_max=settings.sensors.queue_max,
-            on_committed=self._on_committed,
-        )
+        self.writer = StoreWriter.from_settings(engine, settings, on_committed=self._on_committed)
         self.worker = ScoringWorker(settings, self.inbox, self.writer, self.metrics)
         self.commissioner = Commissioner(settings, engine, self.worker.assign_model)
         self.worker.on_unmodelled = self.commissioner.collect

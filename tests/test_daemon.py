@@ -21,13 +21,19 @@ from daemon_helpers import (
     tiny_model,
     wait_for,
 )
+from notify_helpers import HookServer
 
 
-def test_readings_are_scored_and_an_anomaly_opens_an_alert_published_on_mqtt(
+def test_readings_are_scored_and_an_anomaly_opens_an_alert_published_on_mqtt_and_routed(
     tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
 ) -> None:
-    """Published readings become score rows; a fault becomes an alert row and an MQTT alert message."""
-    settings = daemon_settings(tmp_path, database_url, mqtt_broker, topic_prefix, alerts={"k": 2, "n": 3})
+    """Published readings become score rows; a fault becomes an alert row, an MQTT alert message and
+    a POST to the webhook its route names."""
+    hook = HookServer([200])
+    notify = {"webhooks": {"ops": {"url": hook.url}}, "routes": [{"name": "all", "webhooks": ["ops"]}]}
+    settings = daemon_settings(
+        tmp_path, database_url, mqtt_broker, topic_prefix, alerts={"k": 2, "n": 3}, notify=notify
+    )
     install_model(settings, ["pump1"], tiny_model())
     alerts = Listener(mqtt_broker, f"{topic_prefix}/+/+/alerts")
     publisher = Publisher(mqtt_broker)
@@ -39,14 +45,19 @@ def test_readings_are_scored_and_an_anomaly_opens_an_alert_published_on_mqtt(
             publisher.publish_many(topic, [reading(i, [50.0, -50.0, 80.0]) for i in range(40, 50)])
             assert wait_for(lambda: count(database_url, "alerts", "state = 'open'") == 1)
             assert wait_for(lambda: len(alerts.messages) >= 1)
+            assert wait_for(lambda: len(hook.requests) >= 1)
     finally:
         alerts.close()
         publisher.close()
+        hook.close()
     message = json.loads(alerts.messages[0][1])
     assert alerts.messages[0][0] == f"{topic_prefix}/site1/pump1/alerts"
     assert message["state"] == "open" and message["asset"] == "pump1"
     assert {c["name"] for c in message["top_channels"]} <= set(CHANNELS)
-    assert query(database_url, "SELECT state FROM outbox")[0][0] == "delivered"
+    posted = json.loads(hook.requests[0][2])
+    assert posted["asset"] == "pump1" and posted["state"] == "open"
+    delivered = query(database_url, "SELECT channel, state FROM outbox ORDER BY id")
+    assert set(delivered[:2]) == {("mqtt", "delivered"), ("webhook", "delivered")}
 
 
 def test_every_bad_input_becomes_a_dead_letter_and_later_readings_are_still_scored(
