@@ -50,14 +50,17 @@ class ThresholdStrategy:
 
 
 def _clean(scores: np.ndarray, strategy: str) -> np.ndarray:
-    """Finite scores as float64; fewer than MIN_FIT_SCORES is an error the caller must handle."""
+    """Finite scores as float64; none at all is an error the caller must handle."""
     values = np.asarray(scores, dtype=np.float64).ravel()
     values = values[np.isfinite(values)]
-    if len(values) < MIN_FIT_SCORES:
-        raise ValueError(
-            f"{strategy} threshold needs at least {MIN_FIT_SCORES} finite scores, got {len(values)}"
-        )
+    if len(values) == 0:
+        raise ValueError(f"{strategy} threshold needs finite scores, got none")
     return values
+
+
+def _too_few(values: np.ndarray) -> str | None:
+    """Why `values` support no estimate (a model trained on a handful of images), or None."""
+    return f"only {len(values)} scores" if len(values) < MIN_FIT_SCORES else None
 
 
 def _degenerate(values: np.ndarray, strategy: str, why: str) -> float:
@@ -85,8 +88,9 @@ class QuantileThreshold(ThresholdStrategy):
     def fit(self, scores: np.ndarray) -> None:
         values = _clean(scores, self.name)
         self.count = len(values)
-        if values.min() == values.max():
-            self.value = self.margin * _degenerate(values, self.name, "all scores equal")
+        why = _too_few(values) or ("all scores equal" if values.min() == values.max() else None)
+        if why:
+            self.value = self.margin * _degenerate(values, self.name, why)
             return
         self.value = self.margin * float(np.quantile(values, self.q))
 
@@ -114,8 +118,9 @@ class EwmaThreshold(ThresholdStrategy):
     def fit(self, scores: np.ndarray) -> None:
         values = _clean(scores, self.name)
         self.mean, self.var = float(values.mean()), float(values.var())
-        if self.var == 0.0:
-            self.value = _degenerate(values, self.name, "zero variance")
+        why = _too_few(values) or ("zero variance" if self.var == 0.0 else None)
+        if why:
+            self.value = _degenerate(values, self.name, why)
             return
         self.value = self.mean + self.k * math.sqrt(self.var)
 
@@ -192,7 +197,8 @@ class PotThreshold(ThresholdStrategy):
         self.peaks = values[values > self.t] - self.t
         self.fallback = len(self.peaks) < MIN_FIT_SCORES or np.ptp(self.peaks) == 0.0
         if self.fallback:
-            self.value = _degenerate(values, self.name, f"{len(self.peaks)} peaks over the initial quantile")
+            why = _too_few(values) or f"{len(self.peaks)} peaks over the initial quantile"
+            self.value = _degenerate(values, self.name, why)
             return
         self._refit()
 
@@ -237,3 +243,10 @@ def make_threshold(settings: ThresholdSettings) -> ThresholdStrategy:
         valid = ", ".join(sorted(ThresholdStrategy.registry))
         raise ValueError(f"unknown threshold method {settings.method!r}; valid: {valid}")
     return strategy.from_settings(settings)
+
+
+def calibration(settings: ThresholdSettings, scores: np.ndarray) -> dict[str, Any]:
+    """The threshold the daemon starts a model at, from its training scores, as a model card records it."""
+    strategy = make_threshold(settings)
+    strategy.fit(scores)
+    return {"method": strategy.name, "value": strategy.value, "parameters": strategy.parameters()}

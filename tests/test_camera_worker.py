@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Iterator
@@ -298,6 +299,30 @@ def test_an_open_camera_alert_is_carried_over_a_model_swap(
     assert worker.process("cam1", normal) == 4
     assert writer.flush(10)
     assert [row.state for row in query(database_url, "SELECT state FROM alerts")] == ["resolved"]
+
+
+def test_an_anomaly_model_from_a_handful_of_images_is_served_and_one_without_scores_refused(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """`monitor train image-ae` accepts five images: the daemon starts that model's threshold at the
+    highest training score. A model without a finite training score is refused and the camera keeps
+    the model it has, rather than the worker failing on every batch."""
+    worker = worker_for(make_settings(tmp_path, database_url), writer)
+    served = worker._cameras["cam1"].ae
+    broken = copy.copy(served)
+    broken.training_scores = np.full(5, np.nan)
+    worker.assign_model("cam1", "image-ae", broken)
+    worker._apply_requests()
+    assert worker._cameras["cam1"].ae is served
+    few = copy.copy(served)
+    few.training_scores = served.training_scores[:5]
+    worker.assign_model("cam1", "image-ae", few)
+    worker._apply_requests()
+    normal = [message(i, encode_png(make_frame(1000 + i, SIZE).image)) for i in range(3)]
+    assert worker.process("cam1", normal) == 3
+    assert writer.flush(10)
+    thresholds = [row.threshold for row in query(database_url, "SELECT threshold FROM inspections")]
+    assert thresholds == pytest.approx([few.training_scores.max()] * 3)
 
 
 def test_a_frame_stamped_by_a_reset_camera_clock_is_a_dead_letter(

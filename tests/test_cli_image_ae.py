@@ -16,9 +16,9 @@ from models.image_ae_model import ScoringConfig
 from models.image_ae_training import ImageTrainConfig, train_image_ae
 from models.images import list_images, load_gray, save_png
 from models.unet_training import UNetTrainConfig, train_segmentation_model
-from monitor.cli.image_ae import _calibration
 from monitor.cli.main import main
 from monitor.settings import Settings
+from monitor.thresholds import calibration
 
 
 def write_textures(folder: Path, count: int, seed: int, size: int = 48) -> Path:
@@ -131,10 +131,10 @@ def test_bad_arguments_exit_2_with_one_line(
 def test_card_threshold_of_probability_scores_stays_reachable() -> None:
     """Image scores are probabilities: the calibration is their 99th percentile, not ×1.5 beyond 1."""
     scores = np.linspace(0.3, 0.7, 100)
-    calibration = _calibration(scores, Settings())
-    assert calibration["method"] == "quantile"
-    assert calibration["value"] == pytest.approx(np.quantile(scores, 0.99))
-    assert calibration["value"] < scores.max()
+    start = calibration(Settings().image_thresholds, scores)
+    assert start["method"] == "quantile"
+    assert start["value"] == pytest.approx(np.quantile(scores, 0.99))
+    assert start["value"] < scores.max()
 
 
 def test_a_damaged_checkpoint_is_one_line_saying_what_to_do(

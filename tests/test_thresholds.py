@@ -14,6 +14,7 @@ from monitor.thresholds import (
     EwmaThreshold,
     PotThreshold,
     QuantileThreshold,
+    ThresholdStrategy,
     fit_gpd,
     make_threshold,
 )
@@ -98,10 +99,26 @@ def test_pot_with_too_few_peaks_falls_back(caplog: pytest.LogCaptureFixture) -> 
     assert "peaks over the initial quantile" in caplog.text
 
 
-def test_too_few_scores_are_an_error() -> None:
-    """Nine scores are not a calibration."""
-    with pytest.raises(ValueError, match="at least 10 finite scores"):
-        QuantileThreshold(0.99).fit(np.ones(9))
+@pytest.mark.parametrize(
+    "strategy",
+    [QuantileThreshold(0.99), EwmaThreshold(0.01, 4.0), PotThreshold(1e-4, 0.98)],
+    ids=lambda strategy: strategy.name,
+)
+def test_a_handful_of_scores_gives_the_highest_one(
+    strategy: ThresholdStrategy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Five scores (an image model trained on five pictures) support no estimate: every method
+    starts from the highest of them and says so, rather than refusing the model."""
+    with caplog.at_level(logging.WARNING):
+        strategy.fit(np.array([0.1, 0.4, 0.2, np.nan, 0.3, 0.25]))
+    assert strategy.value == 0.4
+    assert "only 5 scores" in caplog.text
+
+
+def test_no_finite_scores_are_an_error() -> None:
+    """Without a single finite score there is nothing to start from."""
+    with pytest.raises(ValueError, match="needs finite scores, got none"):
+        QuantileThreshold(0.99).fit(np.array([np.nan, np.inf]))
 
 
 def test_make_threshold_picks_the_configured_method() -> None:

@@ -23,8 +23,8 @@ from monitor.cli.common import (
     usable_device,
 )
 from monitor.cli.main import UsageError
-from monitor.settings import Settings, load_settings
-from monitor.thresholds import MIN_FIT_SCORES, make_threshold
+from monitor.settings import load_settings
+from monitor.thresholds import calibration
 
 SCORE_CHUNK = 32  # images read and scored at a time: bounds memory for large folders
 
@@ -97,28 +97,13 @@ def _train(args: argparse.Namespace) -> int:
         model = train_image_ae([_load(path) for path in paths], config, print_epoch, checkpoint)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    model.card["threshold_calibration"] = _calibration(model.training_scores, settings)
+    model.card["threshold_calibration"] = calibration(settings.image_thresholds, model.training_scores)
     model.card["training"]["source"] = str(args.images)
     model.save(args.out)
     checkpoint.remove()
-    calibration = model.card["threshold_calibration"]
-    print(
-        f"model {model.version} written to {args.out} (threshold {calibration['method']} {calibration['value']:.5g})"
-    )
+    start = model.card["threshold_calibration"]
+    print(f"model {model.version} written to {args.out} (threshold {start['method']} {start['value']:.5g})")
     return 0
-
-
-def _calibration(scores: np.ndarray, settings: Settings) -> dict[str, object]:
-    """The initial threshold from the training images' scores by the `image_thresholds` strategy.
-
-    With fewer images than a strategy can estimate from, the highest training score stands in
-    (and the card says so): the daemon recalibrates from live scores anyway.
-    """
-    if len(scores) < MIN_FIT_SCORES:
-        return {"method": "max", "value": float(scores.max()), "parameters": {"count": len(scores)}}
-    strategy = make_threshold(settings.image_thresholds)
-    strategy.fit(scores)
-    return {"method": strategy.name, "value": strategy.value, "parameters": strategy.parameters()}
 
 
 def _score(args: argparse.Namespace) -> int:

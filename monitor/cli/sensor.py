@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from models.card import ModelCardError
@@ -16,8 +15,8 @@ from monitor.cli.common import Subparsers, command_group, output_file, output_fo
 from monitor.cli.main import UsageError
 from monitor.pipeline.backtest import backtest
 from monitor.pipeline.csvio import CsvError, SensorTable, read_sensor_csv
-from monitor.pipeline.detector import AssetDetector
-from monitor.settings import Settings, load_settings
+from monitor.settings import load_settings
+from monitor.thresholds import calibration
 
 
 def register(subparsers: Subparsers) -> None:
@@ -77,23 +76,12 @@ def _train(args: argparse.Namespace) -> int:
         model = train_sensor_model(table.values, table.channels, config, progress=print_epoch)
     except ValueError as exc:
         raise UsageError(f"{args.csv}: {exc}") from exc
-    model.card["threshold_calibration"] = _calibration(model, settings)
+    model.card["threshold_calibration"] = calibration(settings.thresholds, model.training_scores)
     model.card["training"]["source"] = str(args.csv)
     model.save(args.out)
-    calibration = model.card["threshold_calibration"]
-    print(
-        f"model {model.version} written to {args.out} (threshold {calibration['method']} {calibration['value']:.5g})"
-    )
+    start = model.card["threshold_calibration"]
+    print(f"model {model.version} written to {args.out} (threshold {start['method']} {start['value']:.5g})")
     return 0
-
-
-def _calibration(model: SensorModel, settings: Settings) -> dict[str, object]:
-    """The initial threshold the configured strategy derives from the training scores, for the card."""
-    detector = AssetDetector(
-        "training", settings.thresholds, settings.alerts, model.training_scores, model.channels
-    )
-    record = detector.threshold_record(datetime.now(UTC))
-    return {"method": record.method, "value": record.value, "parameters": record.parameters}
 
 
 def _score(args: argparse.Namespace) -> int:

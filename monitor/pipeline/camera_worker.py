@@ -442,16 +442,25 @@ class CameraWorker:
         for camera, kind, model in models:
             state = self._cameras[camera]
             if kind == "image-ae":
-                state.ae = model  # type: ignore[assignment]
                 previous = state.detector
-                state.detector = AssetDetector(
-                    camera,
-                    self.settings.image_thresholds,
-                    self.settings.alerts,
-                    state.ae.training_scores,  # type: ignore[union-attr]
-                    DEFECT_CHANNELS,
-                    open_alert=previous.rule.current if previous else self._unresolved.pop(camera, None),
-                )
+                try:
+                    detector = AssetDetector(
+                        camera,
+                        self.settings.image_thresholds,
+                        self.settings.alerts,
+                        model.training_scores,  # type: ignore[union-attr]
+                        DEFECT_CHANNELS,
+                        open_alert=previous.rule.current if previous else self._unresolved.get(camera),
+                    )
+                except ValueError as exc:
+                    # The camera keeps the model it has (or none: its frames are no_model dead letters).
+                    log.error(
+                        "camera model refused",
+                        extra={"camera": camera, "version": model.version, "error": str(exc)},
+                    )
+                    continue
+                self._unresolved.pop(camera, None)
+                state.ae, state.detector = model, detector  # type: ignore[assignment]
                 records.append(AssetRecord(name=camera, site=state.site, kind="camera"))
                 records.append(state.detector.threshold_record(now))
             elif kind == "unet":
