@@ -86,6 +86,8 @@ def test_json_envelope_carries_time_id_and_image() -> None:
         (b'{"image_b64": "@@@not base64@@@"}', None, "bad_base64"),
         (b"{not json", None, "invalid_json"),
         (encode_png(IMAGE), {"ts": "yesterday"}, "bad_timestamp"),
+        (encode_png(IMAGE), {"ts": "0001-01-01T00:00:00+01:00"}, "bad_timestamp"),
+        (encode_png(IMAGE), {"ts": "9999-12-31T23:59:59-01:00"}, "bad_timestamp"),
         (encode_png(np.zeros((4, 4), dtype=np.float32)), None, "bad_image_size"),
     ],
 )

@@ -59,6 +59,8 @@ def test_batch_gives_readings_in_order() -> None:
         (b'{"values": {"p": null}}', "wrong_type"),
         (b'{"ts": "yesterday", "values": {"p": 1}}', "bad_timestamp"),
         (b'{"ts": 1700000000, "values": {"p": 1}}', "bad_timestamp"),
+        (b'{"ts": "0001-01-01T00:00:00+01:00", "values": {"p": 1}}', "bad_timestamp"),
+        (b'[{"values": {"p": 1}}, {"ts": "9999-12-31T23:59:59-01:00", "values": {"p": 1}}]', "bad_timestamp"),
         (b'[{"values": {"p": 1}}, {"values": {"p": "x"}}]', "wrong_type"),
     ],
 )

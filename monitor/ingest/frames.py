@@ -106,9 +106,11 @@ def _timestamp(text: str | None, received_at: datetime) -> datetime:
         return received_at
     try:
         ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
     except ValueError:
         raise InvalidMessage("bad_timestamp", text[:64]) from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except OverflowError:  # an offset that moves year 1 or 9999 out of range
+        raise InvalidMessage("bad_timestamp", f"{text[:64]} is out of range") from None
 
 
 def _key(frame_id: str | None, ts_text: str | None, ts: datetime, image: bytes) -> str:

@@ -101,8 +101,16 @@ def check_asset(asset: str, strict: bool, known: Iterable[str]) -> None:
 
 
 def _utc(ts: datetime) -> datetime:
-    """Naive means UTC; an explicit offset is kept (an aware datetime is one instant either way)."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+    """Naive means UTC; an explicit offset is kept (an aware datetime is one instant either way),
+    unless it puts the instant outside the years 1-9999, where no later step could handle it."""
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    if ts.year in (1, 9999):
+        try:
+            ts.astimezone(UTC)
+        except OverflowError:
+            raise InvalidMessage("bad_timestamp", f"{ts.isoformat()} is out of range") from None
+    return ts
 
 
 def _invalid(payload: bytes, exc: ValidationError) -> InvalidMessage:
