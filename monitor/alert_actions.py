@@ -34,6 +34,13 @@ def unresolved_alerts(engine: Engine) -> dict[str, AlertRecord]:
         return {row.asset: alert_from_row(row) for row in conn.execute(query)}
 
 
+def resolved_among(engine: Engine, alert_ids: set[str]) -> set[str]:
+    """Which of `alert_ids` are resolved in the database (by an operator, while a detector held them)."""
+    query = sa.select(Alert.id).where(Alert.id.in_(alert_ids), Alert.state == AlertState.RESOLVED.value)
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
 class ActionError(Exception):
     """An action that does not apply to the alert as it is now; the message is for the operator."""
 

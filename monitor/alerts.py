@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections import deque
+from collections.abc import Container
 from datetime import datetime
 
 import numpy as np
@@ -89,6 +90,17 @@ class AlertRule:
         self.current = dataclasses.replace(alert, state=AlertState.OPEN, resolved_at=None)
         self._recent.clear()
         self._below = 0
+
+    def release(self, alert_ids: Container[str]) -> bool:
+        """An operator resolved the open alert (its id is among `alert_ids`): let it go, so a
+        condition that persists opens a new alert (after k of n exceedances) rather than updating
+        one nobody watches any more."""
+        if self.current is None or self.current.id not in alert_ids:
+            return False
+        self.current = None
+        self._recent.clear()
+        self._below = 0
+        return True
 
     def _open(self, ts: datetime, score: float, threshold: float, contributions: np.ndarray) -> AlertRecord:
         self._below = 0

@@ -6,7 +6,9 @@
 - retention: roll up and delete old rows, remove old inspection artifacts (`apply_retention`);
 - heartbeat: a `heartbeats` row (written through the writer, so it also proves the writer works) and
   a log line with the counters;
-- registry poll: hot reload of newly activated model versions;
+- registry poll: hot reload of newly activated model versions; and alerts an operator resolved
+  while their detector still held them open are released, so a condition that persists opens a new
+  alert instead of updating the resolved one;
 - escalation (when `notify.escalation.route` is set): re-send unacknowledged alerts
   (monitor/notify/escalation.py), then wake the notifier.
 Each job runs alone (max_instances=1) and coalesces missed runs: a slow job never piles up.
@@ -22,6 +24,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
+from monitor.alert_actions import resolved_among
 from monitor.notify.escalation import check_interval_s, escalate_due
 from monitor.notify.routing import escalation_targets
 from monitor.pipeline.camera_worker import CameraWorker
@@ -102,6 +105,15 @@ class MonitorScheduler:
         changed = self.reload_models()
         if changed:
             log.info("registry changed; new models handed to the worker", extra={"models": changed})
+        self.release_resolved_alerts()
+
+    def release_resolved_alerts(self) -> None:
+        workers = [w for w in (self.worker, self.cameras) if w is not None]
+        held = set().union(*(w.open_alert_ids() for w in workers))
+        resolved = resolved_among(self.engine, held) if held else set()
+        if resolved:
+            for w in workers:
+                w.release_alerts(resolved)
 
     def escalate(self) -> None:
         if escalate_due(self.engine, self.settings.notify) and self.wake_notifier is not None:

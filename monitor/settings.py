@@ -303,7 +303,8 @@ class SchedulerSettings(Section):
     registry_poll_s: float = Field(
         5,
         title="Registry poll",
-        description="Seconds between checks for a newly activated model version (hot reload).",
+        description="Seconds between checks for a newly activated model version (hot reload) and for "
+        "alerts an operator resolved while the condition lasts (a new alert then opens).",
         ge=0.5,
         le=3600,
     )

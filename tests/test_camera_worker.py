@@ -325,6 +325,24 @@ def test_an_anomaly_model_from_a_handful_of_images_is_served_and_one_without_sco
     assert thresholds == pytest.approx([few.training_scores.max()] * 3)
 
 
+def test_a_camera_alert_released_after_an_operator_resolved_it_is_followed_by_a_new_one(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """Defects that persist after an operator resolved the camera's alert open a second alert."""
+    worker = worker_for(make_settings(tmp_path, database_url), writer)
+    defective = [message(i, encode_png(make_frame(2000 + i, SIZE, DEFECTS).image)) for i in range(8)]
+    assert worker.process("cam1", defective[:4]) == 4
+    (first,) = worker.open_alert_ids()
+    worker.release_alerts({first})
+    worker._apply_requests()
+    assert worker.open_alert_ids() == set()
+    assert worker.process("cam1", defective[4:]) == 4
+    (second,) = worker.open_alert_ids()
+    assert writer.flush(10)
+    assert second != first
+    assert {row.id for row in query(database_url, "SELECT id FROM alerts")} == {first, second}
+
+
 def test_a_frame_stamped_by_a_reset_camera_clock_is_a_dead_letter(
     tmp_path: Path, database_url: str, writer: StoreWriter
 ) -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from daemon_helpers import (
@@ -22,6 +23,8 @@ from daemon_helpers import (
     wait_for,
 )
 from notify_helpers import HookServer
+
+from monitor.alert_actions import resolve
 
 
 def test_readings_are_scored_and_an_anomaly_opens_an_alert_published_on_mqtt_and_routed(
@@ -58,6 +61,45 @@ def test_readings_are_scored_and_an_anomaly_opens_an_alert_published_on_mqtt_and
     assert posted["asset"] == "pump1" and posted["state"] == "open"
     delivered = query(database_url, "SELECT channel, state FROM outbox ORDER BY id")
     assert set(delivered[:2]) == {("mqtt", "delivered"), ("webhook", "delivered")}
+
+
+def test_an_alert_an_operator_resolves_while_the_fault_persists_is_followed_by_a_new_one(
+    tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int], topic_prefix: str
+) -> None:
+    """Resolving in the dashboard does not silence the asset: readings still far over the threshold
+    open a new alert, and the resolved one keeps its operator."""
+    settings = daemon_settings(
+        tmp_path,
+        database_url,
+        mqtt_broker,
+        topic_prefix,
+        alerts={"k": 2, "n": 3},
+        scheduler={"registry_poll_s": 0.5},
+    )
+    install_model(settings, ["pump1"], tiny_model())
+    publisher = Publisher(mqtt_broker)
+
+    def fault(i: int) -> dict[str, Any]:
+        """A reading of a machine shaking itself apart: far off and changing, so every window is off."""
+        sign = 1.0 if i % 2 else -1.0
+        return reading(i, [50.0 * sign, -50.0 * sign, 80.0 * sign])
+
+    try:
+        with running(settings) as daemon:
+            topic = f"{topic_prefix}/site1/pump1/sensors"
+            publisher.publish_many(topic, [reading(i) for i in range(40)])
+            publisher.publish_many(topic, [fault(i) for i in range(40, 50)])
+            assert wait_for(lambda: count(database_url, "alerts", "state = 'open'") == 1)
+            first = query(database_url, "SELECT id FROM alerts")[0][0]
+            resolve(daemon.engine, settings, first, "olga", "replaced the seal")
+            assert wait_for(lambda: first not in daemon.worker.open_alert_ids())
+            publisher.publish_many(topic, [fault(i) for i in range(50, 60)])
+            assert wait_for(lambda: count(database_url, "alerts", "state = 'open'") == 1)
+    finally:
+        publisher.close()
+    rows = query(database_url, "SELECT id, state, resolved_by FROM alerts ORDER BY opened_at")
+    assert [(row.state, row.resolved_by) for row in rows] == [("resolved", "olga"), ("open", None)]
+    assert rows[0].id == first
 
 
 def test_every_bad_input_becomes_a_dead_letter_and_later_readings_are_still_scored(

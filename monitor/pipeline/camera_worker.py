@@ -131,6 +131,7 @@ class CameraWorker:
         self._requests_lock = threading.Lock()
         self._model_requests: list[tuple[str, str, CameraModel]] = []
         self._recalibrate = False
+        self._released: set[str] = set()
         self._unresolved: dict[str, AlertRecord] = {}
         self._segmenter = _segment_thread()
         self.camera_metrics.backlog.set_function(self.backlog)
@@ -202,6 +203,20 @@ class CameraWorker:
                 if model is not None:
                     versions[(name, kind)] = model.version
         return versions
+
+    def open_alert_ids(self) -> set[str]:
+        """The alerts the detectors hold open or will resume (read by the scheduler's resolution sync)."""
+        held = {
+            alert.id
+            for state in list(self._cameras.values())
+            if state.detector is not None and (alert := state.detector.rule.current)
+        }
+        return held | {alert.id for alert in list(self._unresolved.values())}
+
+    def release_alerts(self, alert_ids: set[str]) -> None:
+        """Alerts an operator resolved: their detectors let them go from the next batch on."""
+        with self._requests_lock:
+            self._released |= alert_ids
 
     # -- thread ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -437,8 +452,14 @@ class CameraWorker:
         with self._requests_lock:
             models, self._model_requests = self._model_requests, []
             recalibrate, self._recalibrate = self._recalibrate, False
+            released, self._released = self._released, set()
         records: list[Record] = []
         now = datetime.now(UTC)
+        if released:
+            for state in self._cameras.values():
+                if state.detector is not None and state.detector.rule.release(released):
+                    log.info("camera alert resolved by an operator", extra={"camera": state.name})
+            self._unresolved = {name: a for name, a in self._unresolved.items() if a.id not in released}
         for camera, kind, model in models:
             state = self._cameras[camera]
             if kind == "image-ae":

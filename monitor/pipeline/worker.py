@@ -145,6 +145,7 @@ class ScoringWorker:
         self._requests_lock = threading.Lock()
         self._model_requests: dict[str, SensorModel] = {}
         self._recalibrate = False
+        self._released: set[str] = set()
         self._restore: dict[str, dict[str, Any]] = {}
         self._unresolved: dict[str, AlertRecord] = {}
         self._clock = ClockLimits(settings.mqtt.max_ts_ahead_s, settings.mqtt.max_ts_age_s)
@@ -163,6 +164,16 @@ class ScoringWorker:
     def model_versions(self) -> dict[str, str]:
         """The model version scoring each asset now (read by the registry poll)."""
         return {asset: state.model.version for asset, state in list(self._assets.items())}
+
+    def open_alert_ids(self) -> set[str]:
+        """The alerts the detectors hold open or will resume (read by the scheduler's resolution sync)."""
+        held = {alert.id for state in list(self._assets.values()) if (alert := state.detector.rule.current)}
+        return held | {alert.id for alert in list(self._unresolved.values())}
+
+    def release_alerts(self, alert_ids: set[str]) -> None:
+        """Alerts an operator resolved: their detectors let them go from the next batch on."""
+        with self._requests_lock:
+            self._released |= alert_ids
 
     # -- thread ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -377,8 +388,11 @@ class ScoringWorker:
         with self._requests_lock:
             models, self._model_requests = self._model_requests, {}
             recalibrate, self._recalibrate = self._recalibrate, False
+            released, self._released = self._released, set()
         records: list[Record] = []
         now = datetime.now(UTC)
+        if released:
+            self._release(released)
         for asset, model in models.items():
             records.extend(self._install(asset, model, now))
         if recalibrate:
@@ -388,6 +402,13 @@ class ScoringWorker:
                     records.append(change)
         if records:
             self.writer.put_many(records)
+
+    def _release(self, alert_ids: set[str]) -> None:
+        for asset, state in self._assets.items():
+            if state.detector.rule.release(alert_ids):
+                state.alert_id = None
+                log.info("alert resolved by an operator", extra={"asset": asset})
+        self._unresolved = {asset: a for asset, a in self._unresolved.items() if a.id not in alert_ids}
 
     def _install(self, asset: str, model: SensorModel, now: datetime) -> list[Record]:
         """Swap in a model: a fresh detector from its training scores; the window survives when it fits."""
