@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import QueryableAttribute
 
 from monitor.store.tables import Asset, MaintenanceWindow
 
@@ -83,9 +84,13 @@ def active_windows(conn: Connection, now: datetime) -> list[sa.Row[*tuple[Any, .
     )
 
 
-def in_maintenance(conn: Connection, asset: str, at: datetime) -> bool:
-    """Whether a window for this asset, or for every asset, covers the time `at`."""
-    covering = sa.select(MaintenanceWindow.id).where(
+def covered(asset: str | QueryableAttribute[str], at: datetime) -> sa.Exists:
+    """SQL: a window for this asset (a name or a column), or for every asset, covers the time `at`."""
+    return sa.exists().where(
         sa.or_(MaintenanceWindow.asset == asset, MaintenanceWindow.asset.is_(None)), _active(at)
     )
-    return conn.execute(covering.limit(1)).first() is not None
+
+
+def in_maintenance(conn: Connection, asset: str, at: datetime) -> bool:
+    """Whether a window for this asset, or for every asset, covers the time `at`."""
+    return bool(conn.execute(sa.select(covered(asset, at))).scalar())

@@ -52,19 +52,27 @@ def test_unacknowledged_critical_alert_is_escalated_once(engine: Engine) -> None
 
 
 def test_acknowledged_minor_or_maintenance_alerts_are_not_escalated(engine: Engine) -> None:
-    """Acknowledged, non-escalating severities, marked or covered by maintenance: no escalation."""
+    """Acknowledged, non-escalating severities, covered by maintenance now: no escalation."""
     seed_asset(engine)
     seed_asset(engine, "pump-4")
     seed_alert(engine, "acked")
     acknowledge(engine, Settings(), "acked", "olga", "on it", now=T0)
     seed_alert(engine, "minor", severity="major")
-    seed_alert(engine, "marked", in_maintenance=True)
-    seed_alert(engine, "window", asset="pump-4")
+    seed_alert(engine, "window", asset="pump-4", in_maintenance=True)
     now = T0 + 2 * AFTER
     plan_window(engine, "pump-4", now - timedelta(minutes=1), now + AFTER, "", "olga")
     assert escalate_due(engine, NotifySettings(**NOTIFY), now=now) == 0
     assert [r.channel for r in outbox_rows(engine)] == ["mqtt"]  # the acknowledgement itself
     assert escalate_due(engine, NotifySettings(**NOTIFY), now=now + 2 * AFTER) == 1  # window over
+
+
+def test_an_alert_opened_in_a_window_that_has_ended_is_escalated(engine: Engine) -> None:
+    """Marked in_maintenance (opened during a window, so its routes were never told) and still open
+    after the window: the machine is back in production with the condition, so it escalates."""
+    seed_asset(engine)
+    seed_alert(engine, "marked", in_maintenance=True)
+    assert escalate_due(engine, NotifySettings(**NOTIFY), now=T0 + 2 * AFTER) == 1
+    assert [r.route for r in outbox_rows(engine)] == ["shift-lead", "shift-lead"]
 
 
 def test_daemon_escalates_and_delivers_to_the_webhook(

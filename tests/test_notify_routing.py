@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -131,6 +132,19 @@ def test_change_after_the_window_is_notified(engine: Engine, write: Callable[...
     plan_window(engine, None, T0 - timedelta(minutes=5), T0 + timedelta(minutes=1), "", "olga")
     write(change())
     write(change(Severity.CRITICAL, minutes=2))
+    assert not alert_row(engine).in_maintenance
+    assert ("webhook", "ops") in channels(engine)
+
+
+def test_an_alert_resumed_after_a_restart_is_judged_by_the_window_of_each_change(
+    engine: Engine, write: Callable[..., None]
+) -> None:
+    """A restart resumes an alert opened in a window with its mark; its next change, after the
+    window, is routed: the mark is not carried on for ever."""
+    plan_window(engine, None, T0 - timedelta(minutes=5), T0 + timedelta(minutes=1), "", "olga")
+    write(change())
+    resumed = dataclasses.replace(change(Severity.CRITICAL, minutes=2), in_maintenance=True)
+    write(resumed)
     assert not alert_row(engine).in_maintenance
     assert ("webhook", "ops") in channels(engine)
 

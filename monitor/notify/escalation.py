@@ -2,9 +2,10 @@
 
 A scheduler job (monitor/scheduler.py) runs `escalate_due` every `check_interval_s`. Alerts still
 `open` (not acknowledged) of a severity in `notify.escalation.severities`, opened more than
-`after_s` ago, not escalated yet and not in maintenance (neither marked nor inside an active window
-now) get, in one transaction, outbox rows to the escalation route, `escalated_at` and an
-`escalated` event. An alert in maintenance escalates once the window has ended, if still open.
+`after_s` ago, not escalated yet and not inside a maintenance window now get, in one transaction,
+outbox rows to the escalation route, `escalated_at` and an `escalated` event. An alert opened in
+maintenance (marked `in_maintenance`) escalates once the window has ended, if still open: its
+routes were never told, and the machine is back in production with the condition.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.alert_actions import MONITOR_ACTOR, record_event
-from monitor.maintenance import in_maintenance
+from monitor.maintenance import covered
 from monitor.notify.enqueue import alert_from_row, queue_escalation
 from monitor.notify.routing import escalation_targets
 from monitor.settings import NotifySettings
@@ -47,7 +48,7 @@ def escalate_due(engine: Engine, notify: NotifySettings, now: datetime | None = 
             Alert.severity.in_(list(escalation.severities)),
             Alert.opened_at <= now - timedelta(seconds=escalation.after_s),
             Alert.escalated_at.is_(None),
-            Alert.in_maintenance.is_(False),
+            ~covered(Alert.asset, now),
         )
         .order_by(Alert.opened_at)
         .limit(BATCH)
@@ -56,8 +57,6 @@ def escalate_due(engine: Engine, notify: NotifySettings, now: datetime | None = 
     escalated = 0
     with engine.begin() as conn:
         for row in conn.execute(due).all():
-            if in_maintenance(conn, row.asset, now):
-                continue
             alert = alert_from_row(row)
             queue_escalation(conn, alert, targets, now)
             conn.execute(sa.update(Alert).where(Alert.id == alert.id).values(escalated_at=now))

@@ -523,7 +523,7 @@ class StoreWriter:
             ).first()
             alert = dataclasses.replace(
                 record,
-                in_maintenance=record.in_maintenance or in_maintenance(conn, record.asset, record.updated_at),
+                in_maintenance=in_maintenance(conn, record.asset, record.updated_at),
             )
             state = _stored_state(previous.state if previous else None, str(alert.state))
             resolved = alert.state is AlertState.RESOLVED
