@@ -518,12 +518,12 @@ class NotifySettings(Section):
         "(state changes to acknowledged or resolved always go out).",
         ge=0,
     )
-    max_attempts: int = Field(
-        20,
-        title="Attempts",
-        description="Delivery attempts (exponential backoff) before a notification is marked failed.",
-        ge=1,
-        le=1000,
+    give_up_after_s: float = Field(
+        3 * 24 * 3600,
+        title="Give up after",
+        description="Seconds a notification is retried (exponential backoff) before it is marked failed: "
+        "long enough to outlast a mail server or webhook down over a weekend.",
+        gt=0,
     )
     retry_min_s: float = Field(1.0, title="First retry", description="Seconds before the first retry.", gt=0)
     retry_max_s: float = Field(
