@@ -21,7 +21,7 @@ from monitor.settings import Settings
 from monitor.simulate_frames import encode_jpeg, low_resolution, make_frame
 from monitor.store.db import create_engine_for
 from monitor.store.migrate import upgrade
-from monitor.store.writer import StoreWriter
+from monitor.store.writer import PAYLOAD_HEAD_BYTES, StoreWriter
 
 PREFIX = "plant"
 TOPIC = f"{PREFIX}/site1/cam1/frames"
@@ -136,6 +136,32 @@ def test_bad_images_go_to_dead_letters_and_later_frames_are_scored(
     )
     assert reasons == ["oversized", "undecodable_image", "undecodable_image"]
     assert count(database_url, "inspections") == 2
+
+
+def test_a_flood_of_oversized_frames_keeps_only_their_heads_and_each_is_a_dead_letter(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Frames over max_frame_bytes wait in the backlog as a few bytes each (memory is bounded by
+    bytes, not only by frames), and still become oversized dead letters with their real size.
+    Frames of an unconfigured camera are kept the same way."""
+    upgrade(sqlite_url)
+    engine = create_engine_for(sqlite_url)
+    writer = StoreWriter(engine, interval_s=0.02)
+    worker = worker_for(make_settings(tmp_path, sqlite_url, max_frame_bytes=20_000), writer)
+    big = b"\x89PNG" + bytes(5_000_000)
+    for i in range(10):
+        worker.put(TOPIC, big, time.time(), {"frame_id": str(i)})
+    worker.put(TOPIC.replace("cam1", "cam9"), big, time.time(), {})
+    kept = [m[1] for m in worker._queues["cam1"]] + [m[1] for m in worker._unknown]
+    assert len(kept) == 11 and sum(map(len, kept)) <= 11 * PAYLOAD_HEAD_BYTES
+    assert worker.process("cam1", list(worker._queues["cam1"])) == 0
+    worker._dead_letter_unknown()
+    assert writer.flush(10)
+    rows = query(sqlite_url, "SELECT reason, payload_size FROM dead_letters ORDER BY id")
+    assert [row.reason for row in rows[:10]] == [f"oversized: {len(big)} bytes > 20000"] * 10
+    assert rows[10].reason.startswith("unknown_camera") and rows[10].payload_size == len(big)
+    writer.close(5)
+    engine.dispose()
 
 
 def test_low_resolution_camera_is_upscaled_before_scoring(

@@ -145,7 +145,11 @@ class CameraWorker:
             if len(parts) == 4 and (parts[2] in self.settings.cameras or not self.owns(parts[2])):
                 self.camera_metrics.not_ours.inc()
                 return
-            queue = self._unknown
+            queue, limit = self._unknown, PAYLOAD_HEAD_BYTES  # only ever a dead letter
+        else:
+            limit = self._cameras[parts[2]].config.max_frame_bytes
+        if len(payload) > limit:
+            payload = PayloadHead(payload)  # memory is bounded by bytes, not only by frames
         if len(queue) == queue.maxlen:
             self.count_dropped(1)
         queue.append((topic, payload, received_at, properties))
@@ -286,6 +290,10 @@ class CameraWorker:
     def _decode(self, state: CameraState, message: FrameMessage, records: list[Record]) -> Frame | None:
         topic, payload, received, properties = message
         received_at = datetime.fromtimestamp(received, UTC)
+        if isinstance(payload, PayloadHead):
+            limit = state.config.max_frame_bytes
+            self._dead(records, message, InvalidMessage("oversized", f"{payload.size} bytes > {limit}"))
+            return None
         try:
             route = parse_frames_topic(self.prefix, topic)
             frame = decode_frame(
@@ -441,7 +449,7 @@ class CameraWorker:
                 topic=topic,
                 reason=str(exc),
                 payload_head=payload[:PAYLOAD_HEAD_BYTES],
-                payload_size=len(payload),
+                payload_size=payload.size if isinstance(payload, PayloadHead) else len(payload),
                 received_at=datetime.fromtimestamp(received, UTC),
                 extra={"properties": properties} if properties else {},
             )
@@ -498,6 +506,18 @@ class CameraWorker:
                     records.append(change)
         if records:
             self.writer.put_many(records)
+
+
+class PayloadHead(bytes):
+    """What a backlog keeps of a payload it will only dead-letter (over the camera's
+    max_frame_bytes, or of an unconfigured camera): its first bytes, and its size."""
+
+    size: int
+
+    def __new__(cls, payload: bytes) -> PayloadHead:
+        head = super().__new__(cls, payload[:PAYLOAD_HEAD_BYTES])
+        head.size = len(payload)
+        return head
 
 
 def _take(queue: deque[FrameMessage], limit: int) -> list[FrameMessage]:
