@@ -1,5 +1,5 @@
 """The alert rule of one asset: K-of-N debounce to open, M in a row below the threshold to resolve,
-severity from score/threshold, one open alert at a time.
+severity from how far the score is above the threshold, one open alert at a time.
 
 Why debounce and hysteresis: a single noisy score above the threshold should not page anyone, and
 an alert whose score hovers around the threshold should not open and close on every reading.
@@ -18,13 +18,26 @@ import numpy as np
 from monitor.settings import AlertSettings
 from monitor.store.records import AlertRecord, AlertState, Severity
 
-SENSOR_CONDITION = "sensor_score"
+SENSOR_CONDITION = "sensor_score"  # a reconstruction error: any positive size
+IMAGE_CONDITION = "image_score"  # the image anomaly model's score: a probability
 TOP_CHANNELS = 3
 _SEVERITY_ORDER = [Severity.WARNING, Severity.MAJOR, Severity.CRITICAL]
 
 
-def severity_for(score: float, threshold: float, settings: AlertSettings) -> Severity:
-    """Severity from how far the score is above the threshold (ratios from AlertSettings)."""
+def _odds(p: float) -> float:
+    return p / (1.0 - p) if p < 1.0 else float("inf")
+
+
+def severity_for(
+    score: float, threshold: float, settings: AlertSettings, condition: str = SENSOR_CONDITION
+) -> Severity:
+    """Severity from how far the score is above the threshold (ratios from AlertSettings).
+
+    An image score is a probability: at a threshold of 0.6 the ratio could never reach 2, so
+    camera alerts compare odds (p / (1 - p)) instead: 0.75 is major and 0.86 critical there.
+    """
+    if condition == IMAGE_CONDITION:
+        score, threshold = _odds(score), _odds(threshold)
     ratio = score / threshold if threshold > 0 else float("inf")
     if ratio >= settings.critical_ratio:
         return Severity.CRITICAL
@@ -48,8 +61,11 @@ class AlertRule:
     opened, its severity rose, or it resolved. Each returned record is a snapshot (a copy).
     """
 
-    def __init__(self, asset: str, settings: AlertSettings, channels: list[str]) -> None:
+    def __init__(
+        self, asset: str, settings: AlertSettings, channels: list[str], condition: str = SENSOR_CONDITION
+    ) -> None:
         self.asset = asset
+        self.condition = condition
         self.settings = settings
         self.channels = list(channels)
         self._recent: deque[bool] = deque(maxlen=settings.n)
@@ -75,7 +91,7 @@ class AlertRule:
         if score > alert.peak_score:
             alert.peak_score = score
             alert.top_channels = top_channels(self.channels, contributions)
-            severity = severity_for(score, threshold, self.settings)
+            severity = severity_for(score, threshold, self.settings, self.condition)
             if _SEVERITY_ORDER.index(severity) > _SEVERITY_ORDER.index(alert.severity):
                 alert.severity = severity
                 escalated = True
@@ -107,9 +123,9 @@ class AlertRule:
         self.current = AlertRecord(
             id=uuid.uuid4().hex,
             asset=self.asset,
-            condition=SENSOR_CONDITION,
+            condition=self.condition,
             state=AlertState.OPEN,
-            severity=severity_for(score, threshold, self.settings),
+            severity=severity_for(score, threshold, self.settings, self.condition),
             score=score,
             peak_score=score,
             threshold=threshold,

@@ -263,14 +263,21 @@ class AlertSettings(Section):
         ge=1,
         le=100_000,
     )
-    warning_ratio: float = Field(
-        1.0, title="Warning", description="score/threshold ratio for severity warning.", ge=0.1, le=100
-    )
     major_ratio: float = Field(
-        2.0, title="Major", description="score/threshold ratio for severity major.", ge=0.1, le=1000
+        2.0,
+        title="Major",
+        description="score/threshold ratio for severity major (cameras: the ratio of the odds p/(1-p), "
+        "their scores being probabilities).",
+        ge=0.1,
+        le=1000,
     )
     critical_ratio: float = Field(
-        4.0, title="Critical", description="score/threshold ratio for severity critical.", ge=0.1, le=10_000
+        4.0,
+        title="Critical",
+        description="score/threshold ratio for severity critical (cameras: the ratio of the odds p/(1-p), "
+        "their scores being probabilities).",
+        ge=0.1,
+        le=10_000,
     )
 
     @field_validator("n")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from monitor.alerts import AlertRule
+from monitor.alerts import IMAGE_CONDITION, AlertRule
 from monitor.settings import AlertSettings
 from monitor.store.records import AlertRecord, AlertState, Severity
 
@@ -61,6 +61,20 @@ def test_severity_escalation_emits_a_record_and_keeps_the_peak() -> None:
     severities = [record.severity if record else None for record in records]
     assert severities == [Severity.WARNING, None, Severity.MAJOR, Severity.CRITICAL, None]
     assert rule.current is not None and rule.current.peak_score == 5.0
+
+
+def test_camera_alerts_reach_every_severity_on_probability_scores() -> None:
+    """Image scores are probabilities: at threshold 0.6 the score/threshold ratio stops at 1.67,
+    so camera severity compares odds: 0.7 warning, 0.75 major, 0.9 critical (ratios 2 and 4)."""
+    rule = AlertRule("cam1", AlertSettings(k=1, n=1), CHANNELS, IMAGE_CONDITION)
+    records = run(rule, [0.7, 0.75, 0.9, 1.0], threshold=0.6)
+    assert [record.severity if record else None for record in records] == [
+        Severity.WARNING,
+        Severity.MAJOR,
+        Severity.CRITICAL,
+        None,
+    ]
+    assert records[0] is not None and records[0].condition == "image_score"
 
 
 def test_one_open_alert_per_asset() -> None:

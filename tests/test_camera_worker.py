@@ -366,7 +366,8 @@ def test_a_camera_alert_released_after_an_operator_resolved_it_is_followed_by_a_
     (second,) = worker.open_alert_ids()
     assert writer.flush(10)
     assert second != first
-    assert {row.id for row in query(database_url, "SELECT id FROM alerts")} == {first, second}
+    rows = query(database_url, "SELECT id, condition FROM alerts")
+    assert {(row.id, row.condition) for row in rows} == {(first, "image_score"), (second, "image_score")}
 
 
 def test_a_frame_stamped_by_a_reset_camera_clock_is_a_dead_letter(

@@ -35,6 +35,7 @@ import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
 from models.defects import describe_mask
+from monitor.alerts import IMAGE_CONDITION
 from monitor.artifacts import wanted, write_artifacts
 from monitor.comms.mqtt import FrameMessage
 from monitor.ingest.clock import ClockLimits
@@ -480,6 +481,7 @@ class CameraWorker:
                         model.training_scores,  # type: ignore[union-attr]
                         DEFECT_CHANNELS,
                         open_alert=previous.rule.current if previous else self._unresolved.get(camera),
+                        condition=IMAGE_CONDITION,
                     )
                 except ValueError as exc:
                     # The camera keeps the model it has (or none: its frames are no_model dead letters).

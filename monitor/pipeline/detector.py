@@ -12,7 +12,7 @@ from datetime import datetime
 
 import numpy as np
 
-from monitor.alerts import AlertRule
+from monitor.alerts import SENSOR_CONDITION, AlertRule
 from monitor.settings import AlertSettings, ThresholdSettings
 from monitor.store.records import AlertRecord, ThresholdRecord
 from monitor.thresholds import MIN_FIT_SCORES, make_threshold
@@ -40,12 +40,14 @@ class AssetDetector:
         initial_scores: np.ndarray,
         channels: list[str],
         open_alert: AlertRecord | None = None,
+        condition: str = SENSOR_CONDITION,
     ) -> None:
-        """`open_alert`: an alert still open from the previous model or run, which this one carries on."""
+        """`open_alert`: an alert still open from the previous model or run, which this one carries on;
+        `condition`: what the scores are (alerts.SENSOR_CONDITION or IMAGE_CONDITION)."""
         self.asset = asset
         self.strategy = make_threshold(thresholds)
         self.strategy.fit(initial_scores)
-        self.rule = AlertRule(asset, alerts, channels)
+        self.rule = AlertRule(asset, alerts, channels, condition)
         if open_alert is not None:
             self.rule.resume(open_alert)
         self._normal: deque[float] = deque(maxlen=thresholds.recalibrate_lookback)
