@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +39,46 @@ class ArtifactPaths:
     image: str
     heatmap: str | None
     mask: str | None
+
+
+class ArtifactBudget:
+    """Whether a camera may write another frame's artifacts now: at most `max_per_minute`, and
+    none while the disk of the directory has less than `min_free_mb` free."""
+
+    def __init__(
+        self,
+        policy: ArtifactPolicy,
+        clock: Callable[[], float] = time.monotonic,
+        free_bytes: Callable[[Path], int] = lambda path: shutil.disk_usage(_existing(path)).free,
+    ) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.free_bytes = free_bytes
+        self._minute = -1
+        self._written = 0
+
+    def refusal(self) -> str | None:
+        """None (and the frame is counted) when it may be written, else why not: rate or disk_full."""
+        minute = int(self.clock() // 60)
+        if minute != self._minute:
+            self._minute, self._written = minute, 0
+        if self.policy.max_per_minute and self._written >= self.policy.max_per_minute:
+            return "rate"
+        if (
+            self.policy.min_free_mb
+            and self.free_bytes(self.policy.directory) < self.policy.min_free_mb * 2**20
+        ):
+            return "disk_full"
+        self._written += 1
+        return None
+
+
+def _existing(path: Path) -> Path:
+    """`path` or its nearest existing parent (the directory is made at the first write)."""
+    path = path.resolve()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def wanted(policy: ArtifactPolicy, anomalous: bool, frame_number: int) -> bool:

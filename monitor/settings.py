@@ -359,6 +359,22 @@ class ArtifactPolicy(Section):
         title="Artifact directory",
         description="Root of the images, heatmaps and mask overlays (<camera>/<date>/ below it).",
     )
+    max_per_minute: int = Field(
+        20,
+        title="Most per minute",
+        description="Frames of the camera that get artifacts in one minute, at most (0: no limit); later "
+        "frames keep their inspection row without files. A dirty lens makes every frame anomalous, and "
+        "without a limit its artifacts would fill the disk at the frame rate.",
+        ge=0,
+        le=100_000,
+    )
+    min_free_mb: int = Field(
+        2048,
+        title="Keep free",
+        description="No artifacts are written while the disk of the artifact directory has less free space "
+        "than this many MB (0: no check): the database usually shares that disk.",
+        ge=0,
+    )
 
 
 class CameraSettings(Section):

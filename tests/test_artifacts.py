@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from monitor.artifacts import wanted, write_artifacts
+from monitor.artifacts import ArtifactBudget, wanted, write_artifacts
 from monitor.settings import ArtifactPolicy
 
 TS = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
@@ -22,6 +22,29 @@ def test_policy_takes_anomalous_frames_and_every_nth() -> None:
     sample_only = ArtifactPolicy(anomalous=False, every_n=5)
     assert not wanted(sample_only, True, 3) and wanted(sample_only, False, 5)
     assert not wanted(ArtifactPolicy(anomalous=False, every_n=0), True, 10)
+
+
+def test_budget_allows_max_per_minute_and_nothing_on_a_nearly_full_disk(tmp_path: Path) -> None:
+    """At most max_per_minute frames a minute; none while free space is under min_free_mb; both
+    recover by themselves (the next minute, space freed by retention)."""
+    now = [0.0]
+    free = [10 * 2**30]
+    policy = ArtifactPolicy(directory=tmp_path / "not-made-yet", max_per_minute=3, min_free_mb=1024)
+    budget = ArtifactBudget(policy, clock=lambda: now[0], free_bytes=lambda path: free[0])
+    assert [budget.refusal() for _ in range(4)] == [None, None, None, "rate"]
+    now[0] = 61.0
+    free[0] = 512 * 2**20
+    assert budget.refusal() == "disk_full"
+    free[0] = 2 * 2**30
+    assert budget.refusal() is None
+
+
+def test_budget_reads_the_free_space_of_a_directory_not_made_yet(tmp_path: Path) -> None:
+    """Before the first write the directory does not exist: its nearest parent's disk counts."""
+    policy = ArtifactPolicy(directory=tmp_path / "a" / "b", min_free_mb=1)
+    assert ArtifactBudget(policy).refusal() is None
+    huge = ArtifactPolicy(directory=tmp_path / "a" / "b", min_free_mb=2**40)
+    assert ArtifactBudget(huge).refusal() == "disk_full"
 
 
 def test_files_land_under_camera_and_date_with_overlays(tmp_path: Path) -> None:

@@ -27,9 +27,14 @@ PREFIX = "plant"
 TOPIC = f"{PREFIX}/site1/cam1/frames"
 
 
-def make_settings(tmp_path: Path, url: str, **camera: object) -> Settings:
+def make_settings(tmp_path: Path, url: str, max_per_minute: int = 20, **camera: object) -> Settings:
     """A camera whose threshold is the highest normal training score and alerts after 2 of 3."""
-    artifacts = {"directory": tmp_path / "artifacts", "anomalous": True, "every_n": 0}
+    artifacts = {
+        "directory": tmp_path / "artifacts",
+        "anomalous": True,
+        "every_n": 0,
+        "max_per_minute": max_per_minute,
+    }
     return Settings(
         database={"url": url},
         thresholds={"method": "quantile", "quantile": {"q": 0.99, "margin": 1.0}},
@@ -269,6 +274,22 @@ def test_an_unwritable_artifact_folder_keeps_inspections_and_alerts(
     assert all(row.image_path is None for row in rows)
     assert count(database_url, "alerts", "asset = 'cam1'") == 1
     assert worker.camera_metrics.artifact_errors._value.get() >= 1
+
+
+def test_artifacts_stop_at_max_per_minute_and_the_rows_are_kept(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """A camera whose every frame is anomalous (a dirty lens) writes artifacts for max_per_minute
+    frames only; every frame still has its inspection row."""
+    worker = worker_for(make_settings(tmp_path, database_url, max_per_minute=2), writer)
+    defective = [message(i, encode_png(make_frame(2000 + i, SIZE, DEFECTS).image)) for i in range(8)]
+    assert worker.process("cam1", defective) == 8
+    assert writer.flush(10)
+    rows = query(database_url, "SELECT anomaly, image_path FROM inspections ORDER BY frame_key")
+    anomalous = [row.image_path is not None for row in rows if row.anomaly]
+    assert len(rows) == 8 and len(anomalous) >= 4
+    assert anomalous == [True, True] + [False] * (len(anomalous) - 2)
+    assert len(list((tmp_path / "artifacts").rglob("*_image.png"))) == 2
 
 
 def test_a_camera_configured_without_unet_runs_only_the_anomaly_model(

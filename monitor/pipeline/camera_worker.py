@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from models.defects import describe_mask
 from monitor.alerts import IMAGE_CONDITION
-from monitor.artifacts import wanted, write_artifacts
+from monitor.artifacts import ArtifactBudget, wanted, write_artifacts
 from monitor.comms.mqtt import FrameMessage
 from monitor.ingest.clock import ClockLimits
 from monitor.ingest.frames import Frame, decode_frame
@@ -78,6 +78,11 @@ class CameraState:
     site: str | None = None
     frames: int = 0  # frames scored since start: the every-Nth artifact policy counts these
     artifact_error: str | None = None  # the last artifact write failure, logged once until it changes
+    budget: ArtifactBudget = field(init=False)
+    disk_full: bool = False  # artifacts held back for free space, logged once until it ends
+
+    def __post_init__(self) -> None:
+        self.budget = ArtifactBudget(self.config.artifacts)
 
 
 def model_kinds(config: CameraSettings) -> list[str]:
@@ -107,6 +112,13 @@ class CameraMetrics:
         )
         self.artifact_errors = Counter(
             "monitor_artifact_write_errors", "Artifact files that could not be written.", registry=r
+        )
+        self.artifacts_skipped = Counter(
+            "monitor_artifacts_skipped",
+            "Frames that qualified for artifacts but got none: over artifacts.max_per_minute (rate) or "
+            "below artifacts.min_free_mb (disk_full).",
+            ["reason"],
+            registry=r,
         )
 
 
@@ -376,7 +388,7 @@ class CameraWorker:
             anomalous = observation.score > observation.threshold
             state.frames += 1
             paths = None
-            if wanted(policy, anomalous, state.frames):
+            if wanted(policy, anomalous, state.frames) and self._may_write(state):
                 try:
                     paths = write_artifacts(
                         policy.directory,
@@ -417,6 +429,20 @@ class CameraWorker:
         if opened:
             self.metrics.alerts_opened.inc(opened)
         return len(frames)
+
+    def _may_write(self, state: CameraState) -> bool:
+        """The camera's artifact budget allows this frame (skips are counted; a full disk is logged)."""
+        refusal = state.budget.refusal()
+        if refusal is not None:
+            self.camera_metrics.artifacts_skipped.labels(refusal).inc()
+        if refusal != "rate" and (refusal == "disk_full") != state.disk_full:
+            state.disk_full = not state.disk_full
+            log.log(
+                logging.ERROR if state.disk_full else logging.INFO,
+                "artifacts held back: disk almost full" if state.disk_full else "artifacts written again",
+                extra={"camera": state.name, "directory": str(state.config.artifacts.directory)},
+            )
+        return refusal is None
 
     def _artifact_failed(self, state: CameraState, exc: OSError) -> None:
         """A full or read-only disk must not cost the inspection row: count it, log each new cause once."""
