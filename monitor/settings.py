@@ -298,6 +298,13 @@ class RetentionSettings(Section):
     )
     dead_letters_days: float = Field(30, title="Dead letters kept", description="Days of dead letters.", gt=0)
     artifacts_days: float = Field(30, title="Artifacts kept", description="Days of image artifacts.", gt=0)
+    inspections_days: float | None = Field(
+        365,
+        title="Inspections kept",
+        description="Days of inspection rows (one per camera frame: about 2 million a day at 25 frames/s); "
+        "null keeps them for ever, where they are quality records a plant must keep.",
+        gt=0,
+    )
 
 
 class SchedulerSettings(Section):

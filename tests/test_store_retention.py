@@ -220,3 +220,27 @@ def test_dead_letters_go_even_when_artifact_removal_fails(
         apply_retention(engine, SETTINGS, NOW)
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(DeadLetter)).scalar_one() == 0
+
+
+def test_old_inspections_are_deleted_but_never_one_that_still_names_a_file(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows older than inspections_days go, chunk by chunk; a row whose file could not be removed
+    stays (its file would be lost to retention for ever); newer rows stay; null keeps every row."""
+    monkeypatch.setattr(retention, "ARTIFACT_CHUNK", 2)
+    (stuck,) = files(tmp_path, "stuck_image.png")
+    old = [(OLD + timedelta(seconds=i), None, None, None) for i in range(5)]
+    inspections(engine, *old, (OLD + timedelta(seconds=9), str(stuck), None, None), (NOW, None, None, None))
+    unlink = Path.unlink
+
+    def refuse(path: Path, missing_ok: bool = False) -> None:
+        if path == stuck:
+            raise PermissionError(13, "Permission denied", str(path))
+        unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    forever = SETTINGS.model_copy(update={"inspections_days": None})
+    assert apply_retention(engine, forever, NOW).inspections_deleted == 0
+    result = apply_retention(engine, SETTINGS.model_copy(update={"inspections_days": 30}), NOW)
+    assert result.inspections_deleted == 5
+    assert stored_paths(engine) == [(str(stuck), None, None), (None, None, None)]

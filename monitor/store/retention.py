@@ -4,9 +4,10 @@ Raw scores older than `raw_scores_days` are folded into per-asset, per-minute `s
 (count, mean, max, anomalies) and then deleted, in one transaction per asset. Folding merges into an
 existing minute, so a late score for an already rolled-up minute is counted, and a rerun changes
 nothing. Old dead letters are deleted; old inspection artifacts (images, heatmaps, masks) are
-removed from disk and their paths cleared, the inspection rows themselves are kept. Artifacts go
-in chunks of rows, one transaction each; a file that cannot be deleted keeps its path and is tried
-again on the next run, and date folders left empty are removed.
+removed from disk and their paths cleared, and inspection rows older than `inspections_days` are
+deleted (never one that still names a file). Artifacts and inspections go in chunks of rows, one
+transaction each; a file that cannot be deleted keeps its path and is tried again on the next run,
+and date folders left empty are removed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from monitor.settings import RetentionSettings
-from monitor.store.tables import Asset, DeadLetter, Inspection, Score, ScoreRollup, UtcDateTime
+from monitor.store.tables import (
+    Asset,
+    DeadLetter,
+    Inspection,
+    Score,
+    ScoreRollup,
+    UtcDateTime,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,7 @@ class RetentionResult:
     dead_letters_deleted: int
     artifacts_removed: int  # files deleted from disk
     artifacts_kept: int  # files that could not be deleted; their paths stay for the next run
+    inspections_deleted: int
 
 
 def apply_retention(engine: Engine, retention: RetentionSettings, now: datetime) -> RetentionResult:
@@ -60,7 +69,12 @@ def apply_retention(engine: Engine, retention: RetentionSettings, now: datetime)
         ).rowcount
     # After the dead letters' own commit: a problem with the artifacts cannot undo that deletion.
     removed, kept = _remove_artifacts(engine, now - timedelta(days=retention.artifacts_days), ARTIFACT_CHUNK)
-    result = RetentionResult(rolled, minutes, max(dead, 0), removed, kept)
+    inspections = 0
+    if retention.inspections_days is not None:
+        inspections = _delete_inspections(
+            engine, now - timedelta(days=retention.inspections_days), ARTIFACT_CHUNK
+        )
+    result = RetentionResult(rolled, minutes, max(dead, 0), removed, kept, inspections)
     log.info("retention: %s", result)
     return result
 
@@ -133,28 +147,56 @@ def _remove_artifacts(engine: Engine, cutoff: datetime, chunk: int) -> tuple[int
     missing); a file that cannot be removed keeps its path, so the next run tries again.
     """
     path_columns = [getattr(Inspection, key) for key in _PATH_KEYS]
-    expired = sa.and_(Inspection.ts < cutoff, sa.or_(*(column.is_not(None) for column in path_columns)))
+    # The condition of the partial index ix_inspections_with_files_ts, so that index serves it.
+    expired = sa.and_(sa.or_(*(column.is_not(None) for column in path_columns)), Inspection.ts < cutoff)
     removal = _Removal()
-    last_id = 0
+    after: tuple[datetime, int] | None = None
     while True:
-        # Keyset paging on the primary key: rows whose files could not be removed still match
+        # Keyset paging on (ts, id): rows whose files could not be removed still match
         # `expired`, so an offset-free "next chunk" must start after the last row seen.
+        query = sa.select(Inspection.id, Inspection.ts, *path_columns).where(expired)
+        if after is not None:
+            ts, row_id = after
+            query = query.where(
+                sa.or_(Inspection.ts > ts, sa.and_(Inspection.ts == ts, Inspection.id > row_id))
+            )
         with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(Inspection.id, *path_columns)
-                .where(expired, Inspection.id > last_id)
-                .order_by(Inspection.id)
-                .limit(chunk)
-            ).all()
+            rows = conn.execute(query.order_by(Inspection.ts, Inspection.id).limit(chunk)).all()
         if not rows:
             break
-        last_id = rows[-1].id
+        after = (rows[-1].ts, rows[-1].id)
         _remove_chunk(engine, rows, removal)
         if len(rows) < chunk:
             break
     removal.prune_folders()
     removal.report()
     return removal.removed, removal.failed
+
+
+def _delete_inspections(engine: Engine, cutoff: datetime, chunk: int) -> int:
+    """Delete inspection rows older than `cutoff` that name no file, camera by camera (the
+    (camera, ts) index) and a chunk per transaction; returns how many."""
+    with engine.connect() as conn:
+        cameras = list(conn.execute(sa.select(Asset.name).where(Asset.kind == "camera")).scalars())
+    no_files = [getattr(Inspection, key).is_(None) for key in _PATH_KEYS]
+    deleted = 0
+    for camera in cameras:
+        while True:
+            with engine.begin() as conn:
+                ids = list(
+                    conn.execute(
+                        sa.select(Inspection.id)
+                        .where(Inspection.camera == camera, Inspection.ts < cutoff, *no_files)
+                        .order_by(Inspection.ts)
+                        .limit(chunk)
+                    ).scalars()
+                )
+                if ids:
+                    conn.execute(sa.delete(Inspection).where(Inspection.id.in_(ids)))
+            deleted += len(ids)
+            if len(ids) < chunk:
+                break
+    return deleted
 
 
 def _remove_chunk(engine: Engine, rows: Sequence[sa.Row[Any]], removal: _Removal) -> None:

@@ -139,6 +139,9 @@ class ScoreRollup(Base):
     anomalies: Mapped[int]
 
 
+INSPECTION_HAS_FILES = "image_path IS NOT NULL OR heatmap_path IS NOT NULL OR mask_path IS NOT NULL"
+
+
 class Inspection(Base):
     """One scored camera frame; `frame_key` as `monitor.ingest.frames` makes it (id@time, id, time or digest)."""
 
@@ -146,6 +149,13 @@ class Inspection(Base):
     __table_args__ = (
         sa.UniqueConstraint("camera", "frame_key"),
         sa.Index("ix_inspections_camera_ts", "camera", "ts"),
+        # Only the rows that still name files: retention's hourly search for old artifacts.
+        sa.Index(
+            "ix_inspections_with_files_ts",
+            "ts",
+            postgresql_where=sa.text(INSPECTION_HAS_FILES),
+            sqlite_where=sa.text(INSPECTION_HAS_FILES),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
