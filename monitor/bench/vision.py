@@ -8,6 +8,8 @@ backlog as the receiver would. Two runs per scenario: a throughput run (all fram
 until the last row is committed) and a paced run at `rate` frames/s whose latency is
 enqueue -> row committed. Models have the default architectures; weights do not change the cost, so
 unless model directories are given they are trained for one short epoch on generated frames.
+On CPU torch gets one intra-op thread (the daemon's setting); with `--device cuda` (or `auto` where
+a GPU is present) the models run there with autocast (AMP), and the report goes to its own section.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from models.image_ae_model import ImageAnomalyModel
 from models.image_ae_training import ImageTrainConfig, train_image_ae
 from models.sr_model import SuperResolutionModel
 from models.sr_training import SRTrainConfig, train_sr_model
+from models.training import resolve_device
 from models.unet_model import SegmentationModel
 from models.unet_training import UNetTrainConfig, train_segmentation_model
 from monitor.metrics import Metrics
@@ -53,6 +56,7 @@ class VisionBenchConfig:
     ae_dir: Path | None = None
     unet_dir: Path | None = None
     sr_dir: Path | None = None
+    device: str = "cpu"  # auto, cpu or cuda, as models.device
 
     def __post_init__(self) -> None:
         if self.frames < 10 or self.rate <= 0 or self.batch_max < 1:
@@ -71,25 +75,26 @@ class ScenarioResult:
 
 def _models(config: VisionBenchConfig) -> tuple[ImageAnomalyModel, SegmentationModel, SuperResolutionModel]:
     """The given model directories, or default architectures trained for one short epoch."""
-    normal = [make_frame(i, SIZE).image for i in range(12)]  # thresholds need >= 10 training scores
+    normal = [make_frame(i, SIZE).image for i in range(12)]
+    device = config.device
     if config.ae_dir:
-        ae = ImageAnomalyModel.load(config.ae_dir, "cpu")
+        ae = ImageAnomalyModel.load(config.ae_dir, device)
     else:
-        ae = train_image_ae(normal, ImageTrainConfig(epochs=1, patches_per_image=2, device="cpu"))
+        ae = train_image_ae(normal, ImageTrainConfig(epochs=1, patches_per_image=2, device=device))
     if config.unet_dir:
-        unet = SegmentationModel.load(config.unet_dir, "cpu")
+        unet = SegmentationModel.load(config.unet_dir, device)
     else:
         frames = [make_frame(100 + i, SIZE, ("blob",)) for i in range(4)]
         unet = train_segmentation_model(
             [f.image for f in frames],
             [f.mask for f in frames],
-            UNetTrainConfig(epochs=1, crops_per_epoch=16, device="cpu"),
+            UNetTrainConfig(epochs=1, crops_per_epoch=16, device=device),
         )
     if config.sr_dir:
-        sr = SuperResolutionModel.load(config.sr_dir, "cpu")
+        sr = SuperResolutionModel.load(config.sr_dir, device)
     else:
         sr = train_sr_model(
-            normal, SRTrainConfig(scale=4, epochs=1, gan_epochs=0, crops_per_epoch=16, device="cpu")
+            normal, SRTrainConfig(scale=4, epochs=1, gan_epochs=0, crops_per_epoch=16, device=device)
         )
     return ae, unet, sr
 
@@ -190,7 +195,8 @@ def _wait(done: Callable[[], bool], timeout: float) -> None:
 
 def run_vision_bench(config: VisionBenchConfig) -> list[ScenarioResult]:
     """Both scenarios on the daemon's thread settings (one torch intra-op thread, as the daemon on CPU)."""
-    torch.set_num_threads(1)
+    if not on_gpu(config):
+        torch.set_num_threads(1)
     models = _models(config)
     with tempfile.TemporaryDirectory(prefix="bench-vision-") as tmp:
         db_url = config.db_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -202,18 +208,36 @@ def run_vision_bench(config: VisionBenchConfig) -> list[ScenarioResult]:
 
 
 SECTION = "## Vision"
+GPU_SECTION = "## Vision on a GPU"
+GPU_TARGET_FPS = 1000.0
+
+
+def on_gpu(config: VisionBenchConfig) -> bool:
+    return resolve_device(config.device).type == "cuda"
+
+
+def section_title(config: VisionBenchConfig) -> str:
+    """CPU and GPU runs keep their own sections of docs/benchmarks.md."""
+    return GPU_SECTION if on_gpu(config) else SECTION
 
 
 def markdown(results: list[ScenarioResult], config: VisionBenchConfig, command: str) -> str:
-    """The `## Vision` section of docs/benchmarks.md."""
+    """The `## Vision` (or GPU) section of docs/benchmarks.md."""
+    gpu = on_gpu(config)
+    target = GPU_TARGET_FPS if gpu else TARGET_FPS
+    device = (
+        f"GPU {torch.cuda.get_device_name()}, autocast (AMP)"
+        if gpu
+        else "one torch intra-op thread per model call (as the daemon on CPU)"
+    )
     rows = [
         f"| {r.name} | {r.frames} | {r.fps:.1f} | {r.paced_rate:g} | {r.p50_ms:.0f} ms | {r.p99_ms:.0f} ms |"
         for r in results
     ]
-    met = results[0].fps >= TARGET_FPS
+    met = results[0].fps >= target
     return "\n".join(
         [
-            SECTION,
+            section_title(config),
             "",
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}` "
             f"(batch {config.batch_max}, {'database ' + config.db_url if config.db_url else 'SQLite'}).",
@@ -224,13 +248,13 @@ def markdown(results: list[ScenarioResult], config: VisionBenchConfig, command: 
             "through the daemon's `CameraWorker` and `StoreWriter` (MQTT transport excluded: see the "
             "sensor benchmark). Frames/s: all frames queued, timed until the last row is committed. "
             "Latency: a second run paced at the given rate, enqueue -> row committed. Default model "
-            "architectures, one torch intra-op thread per model call (as the daemon on CPU).",
+            f"architectures; {device}.",
             "",
             "| scenario | frames | frames/s | paced rate (frames/s) | p50 latency | p99 latency |",
             "| --- | --- | --- | --- | --- | --- |",
             *rows,
             "",
-            f"Target >= {TARGET_FPS:g} frames/s for 256x256 AE + U-Net: "
+            f"Target >= {target:g} frames/s for 256x256 AE + U-Net{' (batched, AMP)' if gpu else ''}: "
             f"{'met' if met else 'not met'} ({results[0].fps:.1f}).",
             "",
             f"Hardware: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (nproc), "

@@ -10,6 +10,7 @@ from pathlib import Path
 from monitor.bench import sensor, vision
 from monitor.bench.brokers import BrokerError
 from monitor.bench.report import write_doc_section
+from monitor.cli.common import usable_device
 from monitor.cli.main import UsageError
 
 
@@ -46,7 +47,10 @@ def _register_vision(kinds: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.add_argument("--ae", type=Path, help="image-ae model directory (default: trained briefly)")
     parser.add_argument("--unet", type=Path, help="unet model directory (default: trained briefly)")
     parser.add_argument("--sr", type=Path, help="x4 sr model directory (default: trained briefly)")
-    parser.add_argument("--out", type=Path, help="write the `## Vision` section into this file")
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="cpu", help="where the models run (default: cpu)"
+    )
+    parser.add_argument("--out", type=Path, help="write the `## Vision` (or GPU) section into this file")
     parser.set_defaults(handler=_vision)
 
 
@@ -65,6 +69,7 @@ def _vision(args: argparse.Namespace) -> int:
             ae_dir=args.ae,
             unet_dir=args.unet,
             sr_dir=args.sr,
+            device=usable_device(args.device),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -73,7 +78,7 @@ def _vision(args: argparse.Namespace) -> int:
     section = vision.markdown(results, config, command)
     print(section)
     if args.out:
-        write_doc_section(args.out, vision.SECTION, section, title="# Benchmarks")
+        write_doc_section(args.out, vision.section_title(config), section, title="# Benchmarks")
         print(f"report written to {args.out}")
     return 0
 
