@@ -201,6 +201,24 @@ def test_a_stopped_worker_leaves_no_thread_and_scores_again_after_a_restart(
         assert count(database_url, "inspections") == round_ + 1
 
 
+def test_a_stop_short_of_time_drops_the_backlog_it_cannot_score_and_ends_in_time(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """A backlog too long for the stop's time: frames are scored for most of it, the rest are
+    dropped and counted, and the worker has ended before the writer is closed."""
+    worker = worker_for(make_settings(tmp_path, database_url, backlog=200), writer)
+    frame = encode_png(make_frame(1, SIZE).image)
+    for i in range(200):
+        worker.put(TOPIC, frame, time.time(), {"frame_id": f"f{i}"})
+    worker.start()
+    started = time.monotonic()
+    assert worker.stop(0.5)
+    assert time.monotonic() - started < 1.5
+    assert writer.flush(10)
+    scored = count(database_url, "inspections")
+    assert 0 < scored < 200 and scored + worker.dropped == 200
+
+
 def test_frames_without_models_or_camera_config_are_dead_letters(
     tmp_path: Path, database_url: str, writer: StoreWriter
 ) -> None:

@@ -23,6 +23,7 @@ requests applied between batches.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 
 # What an alert on a camera reports as its "top channels": the defect the U-Net found.
 DEFECT_CHANNELS = ["defect_area_percent", "defect_count"]
+STOP_SCORING_SHARE = 0.7  # of a stop's time spent scoring the backlog; the rest ends the batch
 UNKNOWN_BACKLOG = 64  # frames of unconfigured cameras waiting to be dead-lettered
 DETAIL_CHARS = 200  # of an exception's text, in a dead letter's reason
 IDLE_WAIT_S = 0.1
@@ -131,6 +133,7 @@ class CameraWorker:
         self.metrics = metrics
         self.camera_metrics = CameraMetrics(metrics)
         self.stop_event = threading.Event()
+        self._stop_by = math.inf  # when a stop stops scoring the backlog (monotonic seconds)
         self.thread: threading.Thread | None = None
         self.dropped = 0  # frames dropped by full backlogs (here and in the receiver process)
         self.prefix = settings.mqtt.topic_prefix
@@ -168,6 +171,16 @@ class CameraWorker:
         queue.append((topic, payload, received_at, properties))
         self.camera_metrics.received.inc()
         self._wake.set()
+
+    def _drop_backlog(self) -> None:
+        """At a stop that ran out of time: the frames still waiting are dropped, counted and logged
+        (a backlog drops frames anyway; the writer must not be closed under a running batch)."""
+        left = sum(len(queue) for queue in self._queues.values()) + len(self._unknown)
+        for queue in (*self._queues.values(), self._unknown):
+            queue.clear()
+        if left:
+            self.count_dropped(left)
+            log.warning("stopping: frames left unscored were dropped", extra={"frames": left})
 
     def owns(self, camera: str) -> bool:
         """Whether this worker scores (or dead-letters) the camera's frames."""
@@ -239,6 +252,7 @@ class CameraWorker:
     def start(self) -> None:
         """Start (or, from the watchdog, restart) the worker thread, with a fresh U-Net thread."""
         self.stop_event.clear()
+        self._stop_by = math.inf
         self._segmenter.shutdown(wait=False)  # idle (the worker that fed it has ended): exits by itself
         self._segmenter = _segment_thread()
         self.thread = threading.Thread(target=self.run, name="camera-worker", daemon=True)
@@ -248,7 +262,9 @@ class CameraWorker:
         return self.thread is not None and self.thread.is_alive()
 
     def stop(self, timeout: float) -> bool:
-        """Score what is waiting (the receiver must be paused first), then end; False if time ran out."""
+        """Score what is waiting (the receiver must be paused first) for most of `timeout`, drop
+        (and count) what is left then, and end; False if even that ran out of time."""
+        self._stop_by = time.monotonic() + STOP_SCORING_SHARE * timeout
         self.stop_event.set()
         self._wake.set()
         if self.thread is not None:
@@ -262,6 +278,9 @@ class CameraWorker:
         """The loop: one batch per camera in turn; an unexpected error ends it (the watchdog restarts)."""
         try:
             while True:
+                if self.stop_event.is_set() and time.monotonic() > self._stop_by:
+                    self._drop_backlog()
+                    return
                 self._apply_requests()
                 worked = self._dead_letter_unknown()
                 for name, queue in self._queues.items():
