@@ -93,7 +93,8 @@ class MonitorScheduler:
         self.worker.request_recalibration()
 
     def retention(self) -> None:
-        result = apply_retention(self.engine, self.settings.retention, datetime.now(UTC))
+        roots = [camera.artifacts.directory for camera in self.settings.cameras.values()]
+        result = apply_retention(self.engine, self.settings.retention, datetime.now(UTC), roots)
         log.info("retention done", extra={"result": repr(result)})
 
     def heartbeat(self) -> None:

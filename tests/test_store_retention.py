@@ -244,3 +244,25 @@ def test_old_inspections_are_deleted_but_never_one_that_still_names_a_file(
     result = apply_retention(engine, SETTINGS.model_copy(update={"inspections_days": 30}), NOW)
     assert result.inspections_deleted == 5
     assert stored_paths(engine) == [(str(stuck), None, None), (None, None, None)]
+
+
+def test_artifact_files_no_row_names_are_swept_once_their_day_is_past_the_cutoff(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Files whose row was never stored (written first, then the row lost or a duplicate) go with
+    their day folder a day after the cutoff; a newer day, and files not named like artifacts, stay."""
+    root = tmp_path / "artifacts"
+    old_day = root / "cam1" / (OLD - timedelta(days=2)).strftime("%Y-%m-%d")
+    edge_day = root / "cam1" / (NOW - timedelta(days=30)).strftime("%Y-%m-%d")  # at the cutoff
+    old_day.mkdir(parents=True)
+    edge_day.mkdir(parents=True)
+    files(old_day, "f1_image.png", "f1_heatmap.png", "f1_mask.png")
+    (note,) = files(old_day, "README.txt")
+    (recent,) = files(edge_day, "f2_image.png")
+    result = apply_retention(engine, SETTINGS, NOW, [root])
+    assert result.stray_files_removed == 3
+    assert sorted(path.name for path in root.rglob("*") if path.is_file()) == ["README.txt", "f2_image.png"]
+    assert note.exists() and recent.exists()
+    note.unlink()
+    assert apply_retention(engine, SETTINGS, NOW, [root]).stray_files_removed == 0
+    assert not old_day.exists() and edge_day.exists()

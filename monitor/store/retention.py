@@ -7,16 +7,18 @@ nothing. Old dead letters are deleted; old inspection artifacts (images, heatmap
 removed from disk and their paths cleared, and inspection rows older than `inspections_days` are
 deleted (never one that still names a file). Artifacts and inspections go in chunks of rows, one
 transaction each; a file that cannot be deleted keeps its path and is tried again on the next run,
-and date folders left empty are removed.
+and date folders left empty are removed. Day folders a day past the cutoff are then swept of
+artifact files that no row named.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 ARTIFACT_CHUNK = 5_000  # inspection rows whose files are removed per transaction
 _PATH_KEYS = ("image_path", "heatmap_path", "mask_path")  # the inspection columns naming files
 _DATE_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")  # `<camera>/<YYYY-MM-DD>/` in the artifact layout
+_ARTIFACT_FILE = re.compile(r".+_(image|heatmap|mask)\.png")  # monitor/artifacts.py's file names
+STRAY_GRACE = timedelta(days=1)  # a day folder is swept once all its frames are a day past the cutoff
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,14 @@ class RetentionResult:
     artifacts_removed: int  # files deleted from disk
     artifacts_kept: int  # files that could not be deleted; their paths stay for the next run
     inspections_deleted: int
+    stray_files_removed: int  # artifact files no row named (its row was never stored)
 
 
-def apply_retention(engine: Engine, retention: RetentionSettings, now: datetime) -> RetentionResult:
-    """Apply every retention rule as of `now` (timezone-aware) and report what was removed."""
+def apply_retention(
+    engine: Engine, retention: RetentionSettings, now: datetime, artifact_roots: Iterable[Path] = ()
+) -> RetentionResult:
+    """Apply every retention rule as of `now` (timezone-aware) and report what was removed;
+    `artifact_roots`: the cameras' artifact directories, swept for files no row named."""
     scores_cutoff = now - timedelta(days=retention.raw_scores_days)
     rolled = minutes = 0
     with engine.connect() as conn:
@@ -68,13 +76,15 @@ def apply_retention(engine: Engine, retention: RetentionSettings, now: datetime)
             )
         ).rowcount
     # After the dead letters' own commit: a problem with the artifacts cannot undo that deletion.
-    removed, kept = _remove_artifacts(engine, now - timedelta(days=retention.artifacts_days), ARTIFACT_CHUNK)
+    artifacts_cutoff = now - timedelta(days=retention.artifacts_days)
+    removed, kept = _remove_artifacts(engine, artifacts_cutoff, ARTIFACT_CHUNK)
+    strays = sum(_sweep_strays(root, artifacts_cutoff) for root in set(artifact_roots))
     inspections = 0
     if retention.inspections_days is not None:
         inspections = _delete_inspections(
             engine, now - timedelta(days=retention.inspections_days), ARTIFACT_CHUNK
         )
-    result = RetentionResult(rolled, minutes, max(dead, 0), removed, kept, inspections)
+    result = RetentionResult(rolled, minutes, max(dead, 0), removed, kept, inspections, strays)
     log.info("retention: %s", result)
     return result
 
@@ -171,6 +181,37 @@ def _remove_artifacts(engine: Engine, cutoff: datetime, chunk: int) -> tuple[int
     removal.prune_folders()
     removal.report()
     return removal.removed, removal.failed
+
+
+def _sweep_strays(root: Path, cutoff: datetime) -> int:
+    """Delete artifact files in `<root>/<camera>/<YYYY-MM-DD>/` folders a day older than `cutoff`.
+
+    Files are written before their row is stored, so a row that never was (a redelivery on another
+    day, a crash, a rejected row) leaves files no path names, which `_remove_artifacts` cannot
+    find. Every row of such a day is past the cutoff, so its named files are gone already; only
+    file names of the artifact layout are touched, and folders left empty are removed.
+    """
+    last_day = (cutoff - STRAY_GRACE).date()
+    removed = 0
+    cameras = [folder for folder in root.iterdir() if folder.is_dir()] if root.is_dir() else []
+    for camera in cameras:
+        for day in camera.iterdir():
+            if not (
+                day.is_dir() and _DATE_FOLDER.fullmatch(day.name) and date.fromisoformat(day.name) < last_day
+            ):
+                continue
+            for path in day.iterdir():
+                if _ARTIFACT_FILE.fullmatch(path.name):
+                    with contextlib.suppress(OSError):  # kept files are tried again next run
+                        path.unlink()
+                        removed += 1
+            with contextlib.suppress(OSError):
+                day.rmdir()
+        with contextlib.suppress(OSError):
+            camera.rmdir()
+    if removed:
+        log.info("retention: %d artifact file(s) no inspection row named were removed", removed)
+    return removed
 
 
 def _delete_inspections(engine: Engine, cutoff: datetime, chunk: int) -> int:
