@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ from monitor.maintenance import plan_window
 from monitor.notify.escalation import escalate_due
 from monitor.settings import NotifySettings, Settings
 from monitor.store.db import create_engine_for
+from monitor.store.records import AlertRecord, AlertState, Severity
+from monitor.store.writer import StoreWriter
 
 AFTER = timedelta(minutes=15)
 NOTIFY: dict[str, Any] = {
@@ -100,3 +102,35 @@ def test_daemon_escalates_and_delivers_to_the_webhook(
         engine.dispose()
     finally:
         server.close()
+
+
+def test_an_alert_stored_late_escalates_after_after_s_from_when_it_was_stored(engine: Engine) -> None:
+    """A backlog replayed after an outage opens an alert whose reading is two hours old: it is not
+    escalated at the first check, but after_s after the daemon stored it."""
+    seed_asset(engine, "pump-3")
+    stored = datetime.now(UTC)
+    opened = stored - timedelta(hours=2)
+    writer = StoreWriter(engine, interval_s=0.01)
+    try:
+        writer.put(
+            AlertRecord(
+                id="late",
+                asset="pump-3",
+                condition="sensor_score",
+                state=AlertState.OPEN,
+                severity=Severity.CRITICAL,
+                score=9.0,
+                peak_score=9.0,
+                threshold=2.0,
+                top_channels=[],
+                opened_at=opened,
+                updated_at=opened,
+            )
+        )
+        assert writer.flush(10)
+    finally:
+        writer.close(10)
+    notify = NotifySettings(**NOTIFY)
+    assert escalate_due(engine, notify, now=stored + timedelta(seconds=5)) == 0
+    assert escalate_due(engine, notify, now=stored + AFTER + timedelta(seconds=5)) == 1
+    assert events(engine)[-1][2] == "not acknowledged after 15 min; sent to route shift-lead"

@@ -1,8 +1,9 @@
 """Escalation: a serious alert nobody acknowledged is re-sent to the escalation route, once.
 
 A scheduler job (monitor/scheduler.py) runs `escalate_due` every `check_interval_s`. Alerts still
-`open` (not acknowledged) of a severity in `notify.escalation.severities`, opened more than
-`after_s` ago, not escalated yet and not inside a maintenance window now get, in one transaction,
+`open` (not acknowledged) of a severity in `notify.escalation.severities`, opened and stored more
+than `after_s` ago (a replayed backlog or a gateway clock behind opens alerts whose reading is old
+already: the staff get `after_s` from when they could first see it), not escalated yet and not inside a maintenance window now get, in one transaction,
 outbox rows to the escalation route, `escalated_at` and an `escalated` event. An alert opened in
 maintenance (marked `in_maintenance`) escalates once the window has ended, if still open: its
 routes were never told, and the machine is back in production with the condition.
@@ -41,12 +42,14 @@ def escalate_due(engine: Engine, notify: NotifySettings, now: datetime | None = 
     if not targets or not escalation.severities:
         return 0
     now = now or datetime.now(UTC)
+    due_since = now - timedelta(seconds=escalation.after_s)
     due = (
         sa.select(Alert.__table__)
         .where(
             Alert.state == AlertState.OPEN.value,
             Alert.severity.in_(list(escalation.severities)),
-            Alert.opened_at <= now - timedelta(seconds=escalation.after_s),
+            Alert.opened_at <= due_since,
+            sa.func.coalesce(Alert.stored_at, Alert.opened_at) <= due_since,
             Alert.escalated_at.is_(None),
             ~covered(Alert.asset, now),
         )
@@ -60,7 +63,7 @@ def escalate_due(engine: Engine, notify: NotifySettings, now: datetime | None = 
             alert = alert_from_row(row)
             queue_escalation(conn, alert, targets, now)
             conn.execute(sa.update(Alert).where(Alert.id == alert.id).values(escalated_at=now))
-            minutes = (now - alert.opened_at).total_seconds() / 60
+            minutes = (now - max(alert.opened_at, row.stored_at or alert.opened_at)).total_seconds() / 60
             comment = f"not acknowledged after {minutes:.0f} min; sent to route {targets[0].route}"
             record_event(conn, alert.id, "escalated", MONITOR_ACTOR, now, comment)
             escalated += 1

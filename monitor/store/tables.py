@@ -218,6 +218,8 @@ class Alert(Base):
     resolved_by: Mapped[str | None] = mapped_column(sa.String(128))
     escalated_at: Mapped[datetime | None]
     in_maintenance: Mapped[bool] = mapped_column(server_default=sa.false())
+    # When the daemon first stored it (opened_at is the machine's time); null before revision 0005.
+    stored_at: Mapped[datetime | None]
 
 
 class AlertEvent(Base):

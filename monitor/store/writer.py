@@ -542,6 +542,7 @@ class StoreWriter:
                 resolved_at=alert.resolved_at,
                 resolved_by=MONITOR_ACTOR if resolved else None,
                 in_maintenance=alert.in_maintenance,
+                stored_at=now,  # an insert's only: the update below leaves it
             )
             updated = {
                 column: getattr(insert.excluded, column)
