@@ -290,11 +290,10 @@ def train_image_ae(
         "training": {
             "images": len(images),
             "validation_images": len(val_index),
-            "best_epoch": best_epoch,
-            "best_val_loss": best_loss,
             "config": config.identity(),
             "training_scores": "all training images (train and validation split)",
-        }
+        },
+        "metrics": {"val_loss": best_loss, "best_epoch": best_epoch, "epochs": config.epochs},
     }
     model = ImageAnomalyModel(module.cpu(), config.scoring, np.zeros(0), card, device=config.device)
     model.training_scores, _ = model.score_images(images)

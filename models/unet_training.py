@@ -261,6 +261,7 @@ def train_segmentation_model(
     first_epoch, seconds = 1, 0.0
     if checkpoint is not None:
         first_epoch, seconds = _resume(checkpoint, config, module, optimiser, average)
+    report: SegmentationEpoch | None = None
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.perf_counter()
         report = _run_epoch(module, average, optimiser, scaler, examples, patches, config, epoch, device)
@@ -288,6 +289,10 @@ def train_segmentation_model(
             "device": device.type,
             "seconds": round(seconds, 3),
         },
+        # The last epoch's, on its training crops (a run resumed past its last epoch has none).
+        "metrics": {"train_dice": report.dice, "train_loss": report.loss, "epochs": config.epochs}
+        if report is not None
+        else {},
     }
     delivered = cast(UNet, average.module) if average is not None else module
     return SegmentationModel(delivered.cpu(), config.threshold, card, device=device.type)

@@ -41,6 +41,8 @@ def test_train_then_score_writes_file_score_anomaly(
     output = capsys.readouterr().out
     assert "epoch   1/2" in output and "written to" in output
     assert {p.name for p in model.iterdir()} == {"card.json", "weights.pt", "training_scores.npy"}
+    metrics = json.loads((model / "card.json").read_text())["metrics"]
+    assert metrics["epochs"] == 2 and metrics["best_epoch"] in (1, 2) and metrics["val_loss"] > 0
 
     to_score = write_textures(tmp_path / "new", 3, seed=1)
     (to_score / "notes.txt").write_text("not an image")

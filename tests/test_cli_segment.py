@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,8 +65,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_writes_a_model_directory_without_checkpoint(trained: Path) -> None:
-    """A finished training leaves the weights and the card; its checkpoint is removed."""
+    """A finished training leaves the weights and the card, with the metrics `monitor models list`
+    shows; its checkpoint is removed."""
     assert {path.name for path in trained.iterdir()} == {"card.json", "weights.pt"}
+    metrics = json.loads((trained / "card.json").read_text())["metrics"]
+    assert set(metrics) == {"train_dice", "train_loss", "epochs"} and 0 <= metrics["train_dice"] <= 1
 
 
 def test_segment_writes_one_png_mask_per_image(trained: Path, tmp_path: Path) -> None:
