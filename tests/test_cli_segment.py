@@ -311,6 +311,27 @@ def test_a_missing_cuda_is_a_device_error_before_any_loading(
     assert one_error_line(capsys, "segment").endswith(
         "error: device cuda was asked for but CUDA is not available"
     )
+    monkeypatch.delenv("MONITOR_MODELS__DEVICE")
+    assert main([*argv, "--device", "cuda"]) == 2  # as an option too, as for `monitor upscale`
+    assert one_error_line(capsys, "segment").endswith("CUDA is not available")
+    assert (
+        main(
+            [
+                "score",
+                "image-ae",
+                "--model",
+                str(trained),
+                "--images",
+                str(images),
+                "--out",
+                "s.csv",
+                "--device",
+                "cuda",
+            ]
+        )
+        == 2
+    )
+    assert one_error_line(capsys, "score image-ae").endswith("CUDA is not available")
     (images / "broken.png").write_bytes(b"not an image")
     argv = ["train", "unet", "--images", str(images), "--masks", str(masks), "--out", str(tmp_path / "m")]
     assert main([*argv, "--device", "cuda"]) == 2

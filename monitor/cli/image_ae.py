@@ -61,6 +61,7 @@ def register(subparsers: Subparsers) -> None:
     score.add_argument("--model", type=Path, required=True, help="model directory")
     score.add_argument("--images", type=Path, required=True, help="folder of images to score")
     score.add_argument("--out", type=Path, required=True, help="CSV to write")
+    score.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: models.device")
     score.add_argument("--config", type=Path, help="config file (models.device)")
     score.set_defaults(handler=_score)
 
@@ -108,7 +109,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    device = usable_device(settings.models.device)
+    device = usable_device(args.device or settings.models.device)
     output_file(args.out)
     paths = _images(args.images)
     try:

@@ -75,6 +75,7 @@ def register(subparsers: Subparsers) -> None:
     segment.add_argument("--model", type=Path, required=True, help="U-Net model directory")
     segment.add_argument("--images", type=Path, required=True, help="folder of images to segment")
     segment.add_argument("--out", type=Path, required=True, help="folder for the masks (<base name>.png)")
+    segment.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: models.device")
     segment.add_argument("--config", type=Path, help="config file (models.device)")
     segment.set_defaults(handler=_segment)
 
@@ -128,7 +129,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _segment(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    device = usable_device(settings.models.device)
+    device = usable_device(args.device or settings.models.device)
     try:
         model = SegmentationModel.load(args.model, device=device)
         paths = list_images(args.images)
