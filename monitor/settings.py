@@ -544,8 +544,9 @@ class NotifySettings(Section):
     min_interval_s: float = Field(
         300,
         title="Repeat limit",
-        description="Least seconds between two notifications of the same alert to the same target "
-        "(state changes to acknowledged or resolved always go out).",
+        description="Least seconds between two alerts of the same asset told to the same target: an "
+        "asset whose alerts come and go tells each target once per interval (an alert's own severity "
+        "rises, acknowledgement and resolution always reach those told of it).",
         ge=0,
     )
     give_up_after_s: float = Field(

@@ -42,6 +42,25 @@ def seed_alert(engine: Engine, alert_id: str = "a1", asset: str = "pump-3", **va
     return alert_id
 
 
+def seed_told(engine: Engine, alert_id: str, channel: str, target: str, route: str = "oncall") -> None:
+    """A delivered notification of the alert to `target`: it was told of the alert when it opened."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(Outbox).values(
+                alert_id=alert_id,
+                channel=channel,
+                target=target,
+                route=route,
+                payload="{}",
+                state="delivered",
+                attempts=1,
+                created_at=T0,
+                next_attempt_at=T0,
+                delivered_at=T0,
+            )
+        )
+
+
 def outbox_rows(engine: Engine) -> list[sa.Row[Any]]:
     with engine.connect() as conn:
         return list(

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from notify_helpers import T0, alert_row, events, outbox_rows, seed_alert, seed_asset
+from notify_helpers import T0, alert_row, events, outbox_rows, seed_alert, seed_asset, seed_told
 from sqlalchemy.engine import Engine
 
 from monitor.alert_actions import ActionError, acknowledge, resolve
@@ -25,9 +25,11 @@ def settings() -> Settings:
 
 
 def test_acknowledge_records_who_why_and_announces_it(engine: Engine) -> None:
-    """The alert becomes acknowledged by the user with the comment, logged and queued on every channel."""
+    """The alert becomes acknowledged by the user with the comment, logged and queued on the alerts
+    topic and to the webhook that was told of the alert."""
     seed_asset(engine)
     seed_alert(engine)
+    seed_told(engine, "a1", "webhook", "ops")
     acknowledge(engine, settings(), "a1", "olga", " checking the bearing ", now=LATER)
     row = alert_row(engine)
     assert (row.state, row.acknowledged_by, row.ack_comment, row.acknowledged_at) == (
@@ -37,7 +39,7 @@ def test_acknowledge_records_who_why_and_announces_it(engine: Engine) -> None:
         LATER,
     )
     assert events(engine) == [("acknowledged", "olga", "checking the bearing")]
-    [mqtt, hook] = outbox_rows(engine)
+    [_, mqtt, hook] = outbox_rows(engine)
     assert (mqtt.channel, mqtt.target, json.loads(mqtt.payload)["state"]) == (
         "mqtt",
         "plant/north/pump-3/alerts",
@@ -66,12 +68,13 @@ def test_resolve_an_acknowledged_alert(engine: Engine) -> None:
     """Resolve records the user and time; resolving twice is refused."""
     seed_asset(engine)
     seed_alert(engine)
+    seed_told(engine, "a1", "webhook", "ops")
     acknowledge(engine, settings(), "a1", "olga", "on it", now=LATER)
     resolve(engine, settings(), "a1", "piet", "bearing replaced", now=LATER + timedelta(minutes=1))
     row = alert_row(engine)
     assert (row.state, row.resolved_by, row.resolved_at) == ("resolved", "piet", LATER + timedelta(minutes=1))
     assert events(engine) == [("acknowledged", "olga", "on it"), ("resolved", "piet", "bearing replaced")]
-    assert [json.loads(r.payload)["state"] for r in outbox_rows(engine) if r.channel == "webhook"] == [
+    assert [json.loads(r.payload)["state"] for r in outbox_rows(engine)[1:] if r.channel == "webhook"] == [
         "acknowledged",
         "resolved",
     ]

@@ -98,16 +98,31 @@ def channels(engine: Engine) -> list[tuple[str, str]]:
     return [(row.channel, row.target) for row in outbox_rows(engine)]
 
 
-def test_repeated_changes_are_rate_limited_but_resolution_goes_out(
+def test_a_severity_rise_and_the_resolution_reach_everyone_told_of_the_alert(
     engine: Engine, write: Callable[..., None]
 ) -> None:
-    """Within min_interval_s a severity change reaches only the alerts topic; the resolution reaches all."""
+    """Within min_interval_s of the opening, a rise to critical still reaches the pump route (and,
+    new to the alert, the critical route), and the resolution reaches them all."""
     write(change())
-    write(change(Severity.MAJOR, minutes=1))
-    write(change(Severity.MAJOR, AlertState.RESOLVED, minutes=2))
+    write(change(Severity.CRITICAL, minutes=1))
+    write(change(Severity.CRITICAL, AlertState.RESOLVED, minutes=2))
     routed = [("webhook", "pumps-chat"), ("email", "pumps@plant.example")]
     topic = ("mqtt", "plant/north/pump-3/alerts")
-    assert channels(engine) == [topic, *routed, topic, topic, *routed]
+    critical = [*routed, ("webhook", "ops")]
+    assert channels(engine) == [topic, *routed, topic, *critical, topic, *critical]
+
+
+def test_an_asset_whose_alerts_come_and_go_tells_each_target_once_per_interval(
+    engine: Engine, write: Callable[..., None]
+) -> None:
+    """A flapping asset: the next alert within min_interval_s reaches only the alerts topic, and so
+    does its resolution (nobody is told an alert resolved that they never heard of)."""
+    write(change(), change(state=AlertState.RESOLVED, minutes=1))
+    flap = dataclasses.replace(change(minutes=2), id="a2")
+    write(flap, dataclasses.replace(flap, state=AlertState.RESOLVED, resolved_at=flap.updated_at))
+    routed = [("webhook", "pumps-chat"), ("email", "pumps@plant.example")]
+    topic = ("mqtt", "plant/north/pump-3/alerts")
+    assert channels(engine) == [topic, *routed, topic, *routed, topic, topic]
 
 
 def test_no_rate_limit_with_zero_interval(engine: Engine, write: Callable[..., None]) -> None:

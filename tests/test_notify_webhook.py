@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from notify_helpers import HookServer, seed_alert, seed_asset
+from notify_helpers import HookServer, seed_alert, seed_asset, seed_told
 from sqlalchemy.engine import Engine
 
 from monitor.alert_actions import acknowledge
@@ -41,16 +41,21 @@ def notify_for(url: str, timeout_s: float = 5.0) -> NotifySettings:
 
 
 def acknowledged_alert(engine: Engine, notify: NotifySettings) -> None:
-    """An alert acknowledged by an operator: one webhook row queued (and one for the alerts topic)."""
+    """An alert the webhook was told of, acknowledged by an operator: one webhook row queued (and
+    one for the alerts topic)."""
     seed_asset(engine)
     seed_alert(engine)
+    seed_told(engine, "a1", "webhook", "ops")
     acknowledge(engine, Settings(notify=notify.model_dump()), "a1", "olga", "on my way")
 
 
 def webhook_row(engine: Engine) -> sa.Row[str, int, str | None]:
     with engine.connect() as conn:
         return conn.execute(
-            sa.select(Outbox.state, Outbox.attempts, Outbox.last_error).where(Outbox.channel == "webhook")
+            sa.select(Outbox.state, Outbox.attempts, Outbox.last_error)
+            .where(Outbox.channel == "webhook")
+            .order_by(Outbox.id.desc())
+            .limit(1)
         ).one()
 
 

@@ -3,8 +3,11 @@
 Every path that changes an alert (the writer, operator actions, escalation) calls this in the same
 transaction as the change, so a committed change is always announced and a rolled-back one never is.
 The MQTT alerts-topic row is written for every change (fixed contract); webhook and e-mail rows
-follow the routes, are left out while the alert is in maintenance, and are rate-limited per alert and
-target (`notify.min_interval_s`) except when the change is an acknowledgement or a resolution.
+follow the routes and are left out while the alert is in maintenance. A target hears of an alert's
+acknowledgement or resolution only if it was told of the alert, and of every severity rise it was
+told of (two at most per alert). What `notify.min_interval_s` limits is an asset whose alerts come
+and go: a target told of one of its alerts within that time is not told of the next one (the MQTT
+topic still carries it), nor, then, of its later changes.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from sqlalchemy.engine import Connection
 from monitor.notify.routing import Target, targets_for
 from monitor.settings import NotifySettings
 from monitor.store.records import AlertRecord, AlertState, Severity
-from monitor.store.tables import Outbox
+from monitor.store.tables import Alert, Outbox
 
 MQTT = "mqtt"
 UNKNOWN_SITE = "unknown"  # alerts-topic level for an asset whose site nobody has told us
-ALWAYS_SENT = (AlertState.ACKNOWLEDGED.value, AlertState.RESOLVED.value)
+CLOSING = (
+    AlertState.ACKNOWLEDGED.value,
+    AlertState.RESOLVED.value,
+)  # told to those who were told of the alert
 
 
 def iso_utc(ts: datetime) -> str:
@@ -88,11 +94,15 @@ def queue_alert_change(
     rows = [_row(alert.id, MQTT, topic, None, json.dumps(payload, separators=(",", ":")), now)]
     if not alert.in_maintenance:
         targets = targets_for(notify, alert.asset, str(alert.severity))
-        exempt = state != previous_state and state in ALWAYS_SENT
-        if notify.min_interval_s > 0 and not exempt:
-            targets = _not_recently_notified(
-                conn, alert.id, targets, now - timedelta(seconds=notify.min_interval_s)
-            )
+        told = _told_of(conn, alert.id) if previous_state is not None else set()
+        if state != previous_state and state in CLOSING:
+            targets = [t for t in targets if (t.channel, t.target) in told]
+        elif notify.min_interval_s > 0 and any((t.channel, t.target) not in told for t in targets):
+            since = now - timedelta(seconds=notify.min_interval_s)
+            recent = _recently_told_of_asset(conn, alert.asset, since)
+            targets = [
+                t for t in targets if (t.channel, t.target) in told or (t.channel, t.target) not in recent
+            ]
         rows += _routed_rows(alert.id, targets, payload, now, escalated=False)
     conn.execute(sa.insert(Outbox), rows)
     return len(rows)
@@ -123,18 +133,25 @@ def _routed_rows(
     ]
 
 
-def _not_recently_notified(
-    conn: Connection, alert_id: str, targets: list[Target], since: datetime
-) -> list[Target]:
-    if not targets:
-        return targets
-    recent = conn.execute(
+def _told_of(conn: Connection, alert_id: str) -> set[tuple[str, str]]:
+    """The (channel, target) pairs that have been sent (or queued) this alert."""
+    rows = conn.execute(
         sa.select(Outbox.channel, Outbox.target)
-        .where(Outbox.alert_id == alert_id, Outbox.channel != MQTT, Outbox.created_at >= since)
+        .where(Outbox.alert_id == alert_id, Outbox.channel != MQTT)
         .distinct()
-    ).all()
-    skip = {(channel, target) for channel, target in recent}
-    return [t for t in targets if (t.channel, t.target) not in skip]
+    )
+    return {(channel, target) for channel, target in rows}
+
+
+def _recently_told_of_asset(conn: Connection, asset: str, since: datetime) -> set[tuple[str, str]]:
+    """The (channel, target) pairs sent one of the asset's alerts since `since`."""
+    rows = conn.execute(
+        sa.select(Outbox.channel, Outbox.target)
+        .join(Alert, Alert.id == Outbox.alert_id)
+        .where(Alert.asset == asset, Outbox.channel != MQTT, Outbox.created_at >= since)
+        .distinct()
+    )
+    return {(channel, target) for channel, target in rows}
 
 
 def _row(
