@@ -298,6 +298,13 @@ class RetentionSettings(Section):
     )
     dead_letters_days: float = Field(30, title="Dead letters kept", description="Days of dead letters.", gt=0)
     artifacts_days: float = Field(30, title="Artifacts kept", description="Days of image artifacts.", gt=0)
+    alerts_days: float | None = Field(
+        365,
+        title="Resolved alerts kept",
+        description="Days a resolved alert is kept (from its resolution) with its audit trail, raw readings "
+        "and notifications; null keeps them for ever.",
+        gt=0,
+    )
     inspections_days: float | None = Field(
         365,
         title="Inspections kept",

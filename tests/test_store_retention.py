@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from notify_helpers import seed_alert, seed_asset, seed_told
 from sqlalchemy.engine import Engine
 
 from monitor.artifacts import write_artifacts
@@ -16,7 +17,17 @@ from monitor.settings import RetentionSettings
 from monitor.store import retention
 from monitor.store.records import DeadLetterRecord, ScoreRecord
 from monitor.store.retention import apply_retention
-from monitor.store.tables import Asset, DeadLetter, Inspection, Score, ScoreRollup
+from monitor.store.tables import (
+    Alert,
+    AlertEvent,
+    AlertReading,
+    Asset,
+    DeadLetter,
+    Inspection,
+    Outbox,
+    Score,
+    ScoreRollup,
+)
 from monitor.store.writer import StoreWriter
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -266,3 +277,33 @@ def test_artifact_files_no_row_names_are_swept_once_their_day_is_past_the_cutoff
     note.unlink()
     assert apply_retention(engine, SETTINGS, NOW, [root]).stray_files_removed == 0
     assert not old_day.exists() and edge_day.exists()
+
+
+def test_alerts_resolved_long_ago_go_with_their_trail_readings_and_notifications(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolved more than alerts_days ago: the alert, its events, raw readings and outbox rows are
+    deleted, chunk by chunk; an open alert opened as long ago, and a recently resolved one, stay;
+    null keeps them all."""
+    monkeypatch.setattr(retention, "ARTIFACT_CHUNK", 1)
+    seed_asset(engine, "pump-3")
+    for alert_id, state, resolved_at in (
+        ("old1", "resolved", OLD),
+        ("old2", "resolved", OLD),
+        ("open", "open", None),
+        ("recent", "resolved", NOW - timedelta(days=1)),
+    ):
+        seed_alert(engine, alert_id, state=state, opened_at=OLD, resolved_at=resolved_at)
+        seed_told(engine, alert_id, "webhook", "ops")
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(AlertEvent).values(alert_id=alert_id, action="opened", actor="monitor", at=OLD)
+            )
+            conn.execute(sa.insert(AlertReading).values(alert_id=alert_id, ts=OLD, values={"p": 1.0}))
+    forever = SETTINGS.model_copy(update={"alerts_days": None})
+    assert apply_retention(engine, forever, NOW).alerts_deleted == 0
+    assert apply_retention(engine, SETTINGS.model_copy(update={"alerts_days": 30}), NOW).alerts_deleted == 2
+    with engine.connect() as conn:
+        for table in (Alert, AlertEvent, AlertReading, Outbox):
+            column = table.id if table is Alert else table.alert_id
+            assert sorted(conn.execute(sa.select(column)).scalars()) == ["open", "recent"], table

@@ -5,7 +5,8 @@ Raw scores older than `raw_scores_days` are folded into per-asset, per-minute `s
 existing minute, so a late score for an already rolled-up minute is counted, and a rerun changes
 nothing. Old dead letters are deleted; old inspection artifacts (images, heatmaps, masks) are
 removed from disk and their paths cleared, and inspection rows older than `inspections_days` are
-deleted (never one that still names a file). Artifacts and inspections go in chunks of rows, one
+deleted (never one that still names a file), and so are alerts resolved more than `alerts_days`
+ago, with their audit trail, raw readings and notifications. Artifacts and inspections go in chunks of rows, one
 transaction each; a file that cannot be deleted keeps its path and is tried again on the next run,
 and date folders left empty are removed. Day folders a day past the cutoff are then swept of
 artifact files that no row named.
@@ -28,9 +29,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from monitor.settings import RetentionSettings
 from monitor.store.tables import (
+    Alert,
+    AlertEvent,
+    AlertReading,
     Asset,
     DeadLetter,
     Inspection,
+    Outbox,
     Score,
     ScoreRollup,
     UtcDateTime,
@@ -53,6 +58,7 @@ class RetentionResult:
     artifacts_removed: int  # files deleted from disk
     artifacts_kept: int  # files that could not be deleted; their paths stay for the next run
     inspections_deleted: int
+    alerts_deleted: int  # resolved alerts, with their events, readings and outbox rows
     stray_files_removed: int  # artifact files no row named (its row was never stored)
 
 
@@ -84,7 +90,10 @@ def apply_retention(
         inspections = _delete_inspections(
             engine, now - timedelta(days=retention.inspections_days), ARTIFACT_CHUNK
         )
-    result = RetentionResult(rolled, minutes, max(dead, 0), removed, kept, inspections, strays)
+    alerts = 0
+    if retention.alerts_days is not None:
+        alerts = _delete_alerts(engine, now - timedelta(days=retention.alerts_days), ARTIFACT_CHUNK)
+    result = RetentionResult(rolled, minutes, max(dead, 0), removed, kept, inspections, alerts, strays)
     log.info("retention: %s", result)
     return result
 
@@ -212,6 +221,27 @@ def _sweep_strays(root: Path, cutoff: datetime) -> int:
     if removed:
         log.info("retention: %d artifact file(s) no inspection row named were removed", removed)
     return removed
+
+
+def _delete_alerts(engine: Engine, cutoff: datetime, chunk: int) -> int:
+    """Delete alerts resolved before `cutoff` with their audit trail, readings and notifications,
+    a chunk per transaction (the (state, opened_at) index: an alert resolved then opened before)."""
+    deleted = 0
+    while True:
+        with engine.begin() as conn:
+            ids = list(
+                conn.execute(
+                    sa.select(Alert.id)
+                    .where(Alert.state == "resolved", Alert.opened_at < cutoff, Alert.resolved_at < cutoff)
+                    .limit(chunk)
+                ).scalars()
+            )
+            for table in (AlertEvent, AlertReading, Outbox):
+                conn.execute(sa.delete(table).where(table.alert_id.in_(ids)))
+            conn.execute(sa.delete(Alert).where(Alert.id.in_(ids)))
+        deleted += len(ids)
+        if len(ids) < chunk:
+            return deleted
 
 
 def _delete_inspections(engine: Engine, cutoff: datetime, chunk: int) -> int:
