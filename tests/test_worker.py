@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from daemon_helpers import count, daemon_settings, install_model, reading, tiny_model, wait_for
 
@@ -184,4 +185,41 @@ def test_an_alert_open_at_a_restart_resolves_after_it(tmp_path: Path, sqlite_url
     _feed(after, 60, 100)
     writer.close(10)
     assert _alerts(engine) == [(opened[0], "resolved")]
+    engine.dispose()
+
+
+def test_a_restart_keeps_the_recalibrated_threshold_of_the_same_model(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The recent normal scores are saved with the windows: after a restart the same model starts
+    at the threshold its last recalibration reached, not at the training scores' one (another
+    model version starts from its own training scores)."""
+    settings = daemon_settings(tmp_path, sqlite_url, ("127.0.0.1", 1883), "w")
+    model = tiny_model()
+    install_model(settings, ["pump1"], model)
+    engine = create_engine_for(sqlite_url)
+    writer = StoreWriter(engine, topic_prefix="w")
+    before = ScoringWorker(settings, Inbox(10_000), writer, Metrics())
+    before.assign_model("pump1", model)
+    _feed(before, 0, 300)
+    before.request_recalibration()
+    before._apply_requests()
+    recalibrated = before._assets["pump1"].detector.threshold
+    before.save_windows(tmp_path / "state", "i1")
+    fresh = ScoringWorker(settings, Inbox(10_000), writer, Metrics())
+    fresh.assign_model("pump1", model)
+    fresh._apply_requests()
+    assert fresh._assets["pump1"].detector.threshold != pytest.approx(recalibrated)
+    for version, expected in ((model, recalibrated), (tiny_model(epochs=3), None)):
+        before.save_windows(tmp_path / "state", "i1")
+        after = ScoringWorker(settings, Inbox(10_000), writer, Metrics())
+        assert after.restore_windows(tmp_path / "state", "i1") == 1
+        after.assign_model("pump1", version)
+        after._apply_requests()
+        threshold = after._assets["pump1"].detector.threshold
+        if expected is None:
+            assert threshold != pytest.approx(recalibrated)
+        else:
+            assert threshold == pytest.approx(expected)
+    writer.close(10)
     engine.dispose()

@@ -7,6 +7,7 @@ order, so the anomaly flag of `monitor score sensor` is what the daemon would ha
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,6 +56,18 @@ class AssetDetector:
     @property
     def threshold(self) -> float:
         return self.strategy.value
+
+    @property
+    def normal_scores(self) -> list[float]:
+        """The recent scores seen outside alerts, oldest first (kept across a restart)."""
+        return list(self._normal)
+
+    def carry_on(self, scores: Sequence[float]) -> None:
+        """Continue from the last run's recent normal scores (same model): the threshold is refitted
+        from them, where the last recalibration left it, instead of from the training scores."""
+        self._normal.extend(scores)
+        if len(self._normal) >= MIN_FIT_SCORES:
+            self.strategy.fit(np.fromiter(self._normal, dtype=np.float64, count=len(self._normal)))
 
     def observe(self, ts: datetime, score: float, contributions: np.ndarray) -> Observation:
         """Judge one score against the current threshold; scores outside alerts then adapt it."""

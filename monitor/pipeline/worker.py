@@ -434,6 +434,8 @@ class ScoringWorker:
             model.channels,
             open_alert=previous.detector.rule.current if previous else self._unresolved.pop(asset, None),
         )
+        if saved is not None and saved.get("version") == model.version:
+            detector.carry_on(saved.get("normal", []))
         state = self._assets[asset] = AssetState(
             model, detector, frozenset(model.channels), tail[-(model.window - 1) :]
         )
@@ -458,7 +460,12 @@ class ScoringWorker:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{instance}-windows.json"
         state = {
-            asset: {"channels": s.model.channels, "tail": s.tail.tolist()}
+            asset: {
+                "channels": s.model.channels,
+                "tail": s.tail.tolist(),
+                "version": s.model.version,
+                "normal": s.detector.normal_scores,
+            }
             for asset, s in self._assets.items()
         }
         tmp = path.with_suffix(".tmp")
