@@ -27,10 +27,8 @@ from monitor.store.tables import Alert, Outbox
 
 MQTT = "mqtt"
 UNKNOWN_SITE = "unknown"  # alerts-topic level for an asset whose site nobody has told us
-CLOSING = (
-    AlertState.ACKNOWLEDGED.value,
-    AlertState.RESOLVED.value,
-)  # told to those who were told of the alert
+# Changes told only to the targets that were told of the alert.
+CLOSING = (AlertState.ACKNOWLEDGED.value, AlertState.RESOLVED.value)
 
 
 def iso_utc(ts: datetime) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import aliased
 
 from monitor.comms.mqtt import MqttConnection
 from monitor.settings import NotifySettings
@@ -183,7 +184,7 @@ class OutboxNotifier:
         taken. A row waits while an older row of its target waits for its retry, and after a
         failure the target's later rows wait for the next pass: each target hears in order."""
         now = datetime.now(UTC)
-        older = sa.orm.aliased(Outbox)
+        older = aliased(Outbox)
         waiting_behind = sa.exists().where(
             older.state == "pending",
             older.next_attempt_at > now,

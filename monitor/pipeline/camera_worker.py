@@ -172,16 +172,6 @@ class CameraWorker:
         self.camera_metrics.received.inc()
         self._wake.set()
 
-    def _drop_backlog(self) -> None:
-        """At a stop that ran out of time: the frames still waiting are dropped, counted and logged
-        (a backlog drops frames anyway; the writer must not be closed under a running batch)."""
-        left = sum(len(queue) for queue in self._queues.values()) + len(self._unknown)
-        for queue in (*self._queues.values(), self._unknown):
-            queue.clear()
-        if left:
-            self.count_dropped(left)
-            log.warning("stopping: frames left unscored were dropped", extra={"frames": left})
-
     def owns(self, camera: str) -> bool:
         """Whether this worker scores (or dead-letters) the camera's frames."""
         return owns_asset(camera, self.settings.worker.index, self.settings.worker.count)
@@ -273,6 +263,16 @@ class CameraWorker:
             return False
         self._segmenter.shutdown()  # idle now: returns as soon as its thread has ended
         return True
+
+    def _drop_backlog(self) -> None:
+        """At a stop that ran out of time: the frames still waiting are dropped, counted and logged
+        (a backlog drops frames anyway; the writer must not be closed under a running batch)."""
+        left = sum(len(queue) for queue in self._queues.values()) + len(self._unknown)
+        for queue in (*self._queues.values(), self._unknown):
+            queue.clear()
+        if left:
+            self.count_dropped(left)
+            log.warning("stopping: frames left unscored were dropped", extra={"frames": left})
 
     def run(self) -> None:
         """The loop: one batch per camera in turn; an unexpected error ends it (the watchdog restarts)."""
