@@ -113,7 +113,7 @@ def _change(
         alert = alert_from_row(row)
         alert.state = state
         alert.resolved_at = values.get("resolved_at", alert.resolved_at)
-        alert.in_maintenance = alert.in_maintenance or in_maintenance(conn, alert.asset, now)
+        alert.in_maintenance = in_maintenance(conn, alert.asset, now)  # as of the action, not the row
         topic = alert_topic(conn, settings.mqtt.topic_prefix, alert.asset)
         queue_alert_change(conn, settings.notify, topic, alert, state.value, previous, now)
     log.info("alert %s by %s", state.value, user, extra={"alert": alert_id, "user": user})

@@ -275,11 +275,11 @@ def evaluate(args: argparse.Namespace, work: Path) -> str:
     model.scoring = replace(default, flip_average=True)
     flipped_speed = frames_per_second(model, 1)
     model.scoring = default
-    training = model.card["training"]
+    best_epoch = model.card["metrics"]["best_epoch"]
     return "\n".join(
         [
             f"Split: train {len(train_paths)} free tiles; test {len(free_paths)} free + {len(defect_paths)} "
-            f"blowhole tiles. `--size {args.size}`, {args.epochs} epochs (best epoch {training['best_epoch']}), "
+            f"blowhole tiles. `--size {args.size}`, {args.epochs} epochs (best epoch {best_epoch}), "
             f"seed {args.seed}, trained in {minutes:.1f} min on one CPU thread.",
             "",
             "| scoring (same trained model) | image AUROC |",

@@ -187,3 +187,48 @@ def test_operator_resolution_is_kept_when_the_pipeline_updates(
     write(change(Severity.CRITICAL, minutes=1))
     row = alert_row(engine)
     assert (row.state, row.resolved_by, row.severity) == ("resolved", "olga", "critical")
+
+
+def test_a_target_told_of_an_alert_follows_it_whatever_its_route_s_severities(
+    engine: Engine, write: Callable[..., None]
+) -> None:
+    """A route for warnings only told of the opening also hears the rise to critical and the
+    resolution: it must not be left believing the alert is a warning, or still open."""
+    day_shift = [{"name": "day-shift", "severities": ["warning", "major"], "webhooks": ["ops"]}]
+    write(change(), routes=day_shift)
+    write(change(Severity.CRITICAL, minutes=1), change(Severity.CRITICAL, AlertState.RESOLVED, minutes=2))
+    hooks = [json.loads(row.payload) for row in outbox_rows(engine) if row.channel == "webhook"]
+    assert [(h["severity"], h["state"], h["route"]) for h in hooks] == [
+        ("warning", "open", "day-shift"),
+        ("critical", "open", "day-shift"),
+        ("critical", "resolved", "day-shift"),
+    ]
+
+
+def test_updates_of_an_alert_an_operator_resolved_reach_only_the_alerts_topic(
+    engine: Engine, write: Callable[..., None]
+) -> None:
+    """Between an operator's resolution and the detector letting the alert go, a rise or the
+    pipeline's own resolution tells the routes nothing: they heard the resolution."""
+    write(change())
+    resolve(engine, Settings(notify=NOTIFY), "a1", "olga", "seal replaced", now=T0 + timedelta(minutes=1))
+    before = len(outbox_rows(engine))
+    write(change(Severity.CRITICAL, minutes=2), change(Severity.CRITICAL, AlertState.RESOLVED, minutes=3))
+    assert [row.channel for row in outbox_rows(engine)[before:]] == ["mqtt", "mqtt"]
+
+
+def test_an_acknowledgement_after_the_window_reaches_those_told_of_the_alert(
+    engine: Engine, write: Callable[..., None]
+) -> None:
+    """Told when it opened, the alert rose during a window; the acknowledgement after the window
+    goes to the routes again (the stored mark is of the change in the window, not of now)."""
+    write(change())
+    plan_window(engine, "pump-3", T0 + timedelta(minutes=1), T0 + timedelta(minutes=2), "", "olga")
+    write(change(Severity.MAJOR, minutes=1))
+    acknowledge(engine, Settings(notify=NOTIFY), "a1", "piet", "on it", now=T0 + timedelta(hours=1))
+    last = outbox_rows(engine)[-3:]
+    assert [(row.channel, json.loads(row.payload)["state"]) for row in last] == [
+        ("mqtt", "acknowledged"),
+        ("webhook", "acknowledged"),
+        ("email", "acknowledged"),
+    ]

@@ -90,17 +90,18 @@ def queue_alert_change(
     """
     payload = alert_payload(alert, state)
     rows = [_row(alert.id, MQTT, topic, None, json.dumps(payload, separators=(",", ":")), now)]
-    if not alert.in_maintenance:
-        targets = targets_for(notify, alert.asset, str(alert.severity))
-        told = _told_of(conn, alert.id) if previous_state is not None else set()
-        if state != previous_state and state in CLOSING:
-            targets = [t for t in targets if (t.channel, t.target) in told]
-        elif notify.min_interval_s > 0 and any((t.channel, t.target) not in told for t in targets):
-            since = now - timedelta(seconds=notify.min_interval_s)
-            recent = _recently_told_of_asset(conn, alert.asset, since)
-            targets = [
-                t for t in targets if (t.channel, t.target) in told or (t.channel, t.target) not in recent
-            ]
+    # An update of an alert an operator resolved (its detector lets it go at the next registry poll)
+    # tells the routes nothing new: they heard the resolution.
+    if not alert.in_maintenance and previous_state != AlertState.RESOLVED.value:
+        told = _told_of(conn, alert.id) if previous_state is not None else {}
+        targets = list(told.values())  # whatever their routes' severities: they follow the alert
+        if not (state != previous_state and state in CLOSING):
+            new = [t for t in targets_for(notify, alert.asset, str(alert.severity)) if _key(t) not in told]
+            if new and notify.min_interval_s > 0:
+                since = now - timedelta(seconds=notify.min_interval_s)
+                recent = _recently_told_of_asset(conn, alert.asset, since)
+                new = [t for t in new if _key(t) not in recent]
+            targets += new
         rows += _routed_rows(alert.id, targets, payload, now, escalated=False)
     conn.execute(sa.insert(Outbox), rows)
     return len(rows)
@@ -131,14 +132,22 @@ def _routed_rows(
     ]
 
 
-def _told_of(conn: Connection, alert_id: str) -> set[tuple[str, str]]:
-    """The (channel, target) pairs that have been sent (or queued) this alert."""
+def _key(target: Target) -> tuple[str, str]:
+    return target.channel, target.target
+
+
+def _told_of(conn: Connection, alert_id: str) -> dict[tuple[str, str], Target]:
+    """The targets that have been sent (or queued) this alert, with the route that first took it
+    there (an escalation's included), oldest first."""
     rows = conn.execute(
-        sa.select(Outbox.channel, Outbox.target)
+        sa.select(Outbox.channel, Outbox.target, Outbox.route)
         .where(Outbox.alert_id == alert_id, Outbox.channel != MQTT)
-        .distinct()
+        .order_by(Outbox.id)
     )
-    return {(channel, target) for channel, target in rows}
+    told: dict[tuple[str, str], Target] = {}
+    for channel, target, route in rows:
+        told.setdefault((channel, target), Target(channel, target, route or ""))
+    return told
 
 
 def _recently_told_of_asset(conn: Connection, asset: str, since: datetime) -> set[tuple[str, str]]:
