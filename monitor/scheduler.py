@@ -10,7 +10,9 @@
   while their detector still held them open are released, so a condition that persists opens a new
   alert instead of updating the resolved one;
 - escalation (when `notify.escalation.route` is set): re-send unacknowledged alerts
-  (monitor/notify/escalation.py), then wake the notifier.
+  (monitor/notify/escalation.py), then wake the notifier;
+- held back (when routes are set): tell the routes of open alerts the repeat limit or a
+  maintenance window kept from them, once that is over (monitor/notify/held_back.py).
 Each job runs alone (max_instances=1) and coalesces missed runs: a slow job never piles up.
 """
 
@@ -25,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
 from monitor.alert_actions import resolved_among
+from monitor.notify import held_back
 from monitor.notify.escalation import check_interval_s, escalate_due
 from monitor.notify.routing import escalation_targets
 from monitor.pipeline.camera_worker import CameraWorker
@@ -83,6 +86,8 @@ class MonitorScheduler:
         add(self.poll_registry, "interval", seconds=s.scheduler.registry_poll_s, id="registry")
         if escalation_targets(s.notify):
             add(self.escalate, "interval", seconds=check_interval_s(s.notify), id="escalation")
+        if s.notify.routes:
+            add(self.tell_held_back, "interval", seconds=held_back.CHECK_EVERY_S, id="held-back")
         self._scheduler.start()
 
     def stop(self) -> None:
@@ -115,6 +120,10 @@ class MonitorScheduler:
         if resolved:
             for w in workers:
                 w.release_alerts(resolved)
+
+    def tell_held_back(self) -> None:
+        if held_back.tell_held_back(self.engine, self.settings.notify) and self.wake_notifier is not None:
+            self.wake_notifier()
 
     def escalate(self) -> None:
         if escalate_due(self.engine, self.settings.notify) and self.wake_notifier is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.alert_actions import acknowledge, resolve
 from monitor.maintenance import plan_window
+from monitor.notify.held_back import tell_held_back
 from monitor.notify.routing import Target, targets_for
 from monitor.settings import NotifySettings, Settings
 from monitor.store.records import AlertRecord, AlertState, Severity
@@ -232,3 +233,41 @@ def test_an_acknowledgement_after_the_window_reaches_those_told_of_the_alert(
         ("webhook", "acknowledged"),
         ("email", "acknowledged"),
     ]
+
+
+def test_an_alert_held_back_by_the_repeat_limit_is_told_if_it_lasts_the_interval(
+    engine: Engine, write: Callable[..., None]
+) -> None:
+    """The next alert of a flapping asset reaches only the alerts topic; if it is still open once
+    min_interval_s has passed it is no flap: its routes are told then, once."""
+    write(change(), change(state=AlertState.RESOLVED, minutes=1))
+    write(dataclasses.replace(change(minutes=2), id="a2"))
+    notify = NotifySettings(**NOTIFY)
+    stored = datetime.now(UTC)
+    assert tell_held_back(engine, notify, now=stored + timedelta(seconds=10)) == 0
+    later = stored + timedelta(seconds=notify.min_interval_s + 10)
+    assert tell_held_back(engine, notify, now=later) == 2
+    assert tell_held_back(engine, notify, now=later) == 0
+    rows = [row for row in outbox_rows(engine) if row.alert_id == "a2"]
+    assert [(row.channel, json.loads(row.payload)["state"]) for row in rows] == [
+        ("mqtt", "open"),
+        ("webhook", "open"),
+        ("email", "open"),
+    ]
+
+
+def test_an_alert_opened_in_a_window_is_told_if_still_open_when_the_window_ends(
+    engine: Engine, write: Callable[..., None]
+) -> None:
+    """Planned work keeps the opening from the routes; the alert outlasting the window is told."""
+    now = datetime.now(UTC)
+    plan_window(engine, "pump-3", now - timedelta(hours=1), now + timedelta(hours=1), "seal swap", "olga")
+    opened = dataclasses.replace(
+        change(), opened_at=now - timedelta(minutes=30), updated_at=now - timedelta(minutes=30)
+    )
+    write(opened)
+    notify = NotifySettings(**NOTIFY)
+    assert tell_held_back(engine, notify, now=now + timedelta(minutes=30)) == 0  # still in the window
+    assert tell_held_back(engine, notify, now=now + timedelta(hours=2)) == 2
+    payloads = [json.loads(row.payload) for row in outbox_rows(engine) if row.channel != "mqtt"]
+    assert [(p["state"], p["in_maintenance"]) for p in payloads] == [("open", False)] * 2

@@ -7,7 +7,9 @@ follow the routes and are left out while the alert is in maintenance. A target h
 acknowledgement or resolution only if it was told of the alert, and of every severity rise it was
 told of (two at most per alert). What `notify.min_interval_s` limits is an asset whose alerts come
 and go: a target told of one of its alerts within that time is not told of the next one (the MQTT
-topic still carries it), nor, then, of its later changes.
+topic still carries it), nor of its later changes, unless it is still open once the interval has
+passed (monitor/notify/held_back.py tells it then, as it does an alert opened in a maintenance
+window that outlasts the window).
 """
 
 from __future__ import annotations
@@ -96,15 +98,39 @@ def queue_alert_change(
         told = _told_of(conn, alert.id) if previous_state is not None else {}
         targets = list(told.values())  # whatever their routes' severities: they follow the alert
         if not (state != previous_state and state in CLOSING):
-            new = [t for t in targets_for(notify, alert.asset, str(alert.severity)) if _key(t) not in told]
-            if new and notify.min_interval_s > 0:
-                since = now - timedelta(seconds=notify.min_interval_s)
-                recent = _recently_told_of_asset(conn, alert.asset, since)
-                new = [t for t in new if _key(t) not in recent]
-            targets += new
+            targets += _untold_targets(conn, notify, alert, told, now)
         rows += _routed_rows(alert.id, targets, payload, now, escalated=False)
     conn.execute(sa.insert(Outbox), rows)
     return len(rows)
+
+
+def queue_held_back(
+    conn: Connection, notify: NotifySettings, alert: AlertRecord, state: str, now: datetime
+) -> int:
+    """Route rows for an alert its routes were never told of (held back by the repeat limit or a
+    maintenance window) that is still open now; returns rows written (none while the asset's
+    targets are still within `min_interval_s` of their last notification)."""
+    targets = _untold_targets(conn, notify, alert, {}, now)
+    rows = _routed_rows(alert.id, targets, alert_payload(alert, state), now, escalated=False)
+    if rows:
+        conn.execute(sa.insert(Outbox), rows)
+    return len(rows)
+
+
+def _untold_targets(
+    conn: Connection,
+    notify: NotifySettings,
+    alert: AlertRecord,
+    told: dict[tuple[str, str], Target],
+    now: datetime,
+) -> list[Target]:
+    """The alert's route targets not told of it yet, less those told of another of the asset's
+    alerts within `notify.min_interval_s` (an asset whose alerts come and go)."""
+    new = [t for t in targets_for(notify, alert.asset, str(alert.severity)) if _key(t) not in told]
+    if new and notify.min_interval_s > 0:
+        recent = _recently_told_of_asset(conn, alert.asset, now - timedelta(seconds=notify.min_interval_s))
+        new = [t for t in new if _key(t) not in recent]
+    return new
 
 
 def queue_escalation(conn: Connection, alert: AlertRecord, targets: Sequence[Target], now: datetime) -> int:
