@@ -138,3 +138,33 @@ def test_unknown_webhook_name_is_a_delivery_error() -> None:
     send = webhook_sender({})
     with pytest.raises(DeliveryError, match="webhook 'gone' is not configured"):
         send("gone", "{}")
+
+
+def test_a_request_the_receiver_refuses_fails_at_once_and_does_not_hold_back_the_next(
+    engine: Engine, servers: list[HookServer]
+) -> None:
+    """A 400 refuses this very request: the row fails at the first try (sending it again for days
+    would only repeat the refusal, and hold the target's later rows back); the next row goes out
+    in the same pass. A 429 (too many requests) is retried."""
+    servers.append(server := HookServer([400, 200, 429]))
+    notify = notify_for(server.url)
+    acknowledged_alert(engine, notify)
+    seed_alert(engine, "a2")
+    seed_told(engine, "a2", "webhook", "ops")
+    acknowledge(engine, Settings(notify=notify.model_dump()), "a2", "olga", "me too")
+    seed_alert(engine, "a3")
+    seed_told(engine, "a3", "webhook", "ops")
+    acknowledge(engine, Settings(notify=notify.model_dump()), "a3", "olga", "and this")
+    notifier = OutboxNotifier.from_settings(engine, notify, {"webhook": webhook_sender(notify.webhooks)})
+    assert notifier.deliver_due(["webhook"]) == 3
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(Outbox.state, Outbox.attempts, Outbox.last_error)
+            .where(Outbox.channel == "webhook", Outbox.state != "delivered")
+            .order_by(Outbox.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("failed", 1, "DeliveryError: webhook ops: HTTP 400"),
+        ("pending", 1, "DeliveryError: webhook ops: HTTP 429"),
+    ]
+    assert len(server.requests) == 3

@@ -78,6 +78,12 @@ def email_sender(smtp: SmtpSettings, public_url: str, tls: ssl.SSLContext | None
                     client.login(smtp.username, password)
                 client.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"smtp {smtp.host}:{smtp.port}: {type(exc).__name__}: {exc}"[:300]) from exc
+            # The server refusing the address for good (5xx to RCPT TO) is final; anything else
+            # (server down, full, authentication being fixed) is worth another try.
+            refused = isinstance(exc, smtplib.SMTPRecipientsRefused) and all(
+                code >= 500 for code, _ in exc.recipients.values()
+            )
+            detail = f"smtp {smtp.host}:{smtp.port}: {type(exc).__name__}: {exc}"[:300]
+            raise DeliveryError(detail, permanent=refused) from exc
 
     return send

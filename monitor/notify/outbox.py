@@ -38,7 +38,13 @@ Sender = Callable[[str, str], None]  # (target, payload); raises on failure
 
 
 class DeliveryError(Exception):
-    """A channel could not deliver a notification (the message is stored as `last_error`)."""
+    """A channel could not deliver a notification (the message is stored as `last_error`);
+    `permanent` when trying again cannot help (the receiver refused this request, an unknown
+    target): the row fails at once instead of holding its target's later rows back."""
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 def mqtt_sender(connection: MqttConnection, timeout_s: float = 5.0) -> Sender:
@@ -222,7 +228,8 @@ class OutboxNotifier:
         return min(self.retry_min_s * 2 ** min(attempts - 1, 64), self.retry_max_s)
 
     def _deliver(self, row: sa.Row[*tuple[Any, ...]]) -> bool:
-        """One attempt at one row, and its outcome stored; whether it was delivered."""
+        """One attempt at one row, and its outcome stored; whether the row is done (delivered, or
+        failed for good), so its target's next rows may go."""
         attempts = row.attempts + 1
         try:
             self.senders[row.channel](row.target, row.payload)
@@ -231,7 +238,7 @@ class OutboxNotifier:
             values: dict[str, object] = {"attempts": attempts, "last_error": error}
             extra = {"outbox_id": row.id, "channel": row.channel, "target": row.target, "attempts": attempts}
             now = datetime.now(UTC)
-            if now - row.created_at >= self.give_up_after:
+            if getattr(exc, "permanent", False) or now - row.created_at >= self.give_up_after:
                 values["state"] = "failed"
                 log.error("outbox: delivery failed for good", extra=extra | {"error": error})
             else:
@@ -240,24 +247,26 @@ class OutboxNotifier:
                 log.warning("outbox: delivery failed", extra=extra | {"error": error, "retry_s": delay})
             with self._count_lock:
                 self.failed += 1
-            delivered = False
+            done = values.get("state") == "failed"
         else:
             values = {"attempts": attempts, "state": "delivered", "delivered_at": datetime.now(UTC)}
             with self._count_lock:
                 self.delivered += 1
-            delivered = True
+            done = True
         with self.engine.begin() as conn:
             conn.execute(sa.update(Outbox).where(Outbox.id == row.id).values(**values))
-        return delivered
+        return done
 
 
 def send_again(engine: Engine, alert_id: str, now: datetime | None = None) -> int:
     """Put an alert's `failed` notifications back in the queue (once the cause is fixed); returns how
-    many. A running notifier picks them up at its next poll, with a fresh attempt count."""
+    many. A running notifier picks them up at its next poll, with a fresh attempt count and a fresh
+    `give_up_after_s` (they count as queued now)."""
+    now = now or datetime.now(UTC)
     with engine.begin() as conn:
         result = conn.execute(
             sa.update(Outbox)
             .where(Outbox.alert_id == alert_id, Outbox.state == "failed")
-            .values(state="pending", attempts=0, next_attempt_at=now or datetime.now(UTC))
+            .values(state="pending", attempts=0, created_at=now, next_attempt_at=now)
         )
     return int(result.rowcount)

@@ -24,6 +24,9 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+RETRIED_CLIENT_ERRORS = (408, 425, 429)  # request timeout, too early, too many requests
+
+
 def webhook_sender(webhooks: Mapping[str, WebhookSettings]) -> Sender:
     """POST the payload to the named webhook; anything but a 2xx answer is a failed attempt."""
     session = requests.Session()  # keeps connections to the same endpoint open between alerts
@@ -31,7 +34,7 @@ def webhook_sender(webhooks: Mapping[str, WebhookSettings]) -> Sender:
     def send(target: str, payload: str) -> None:
         hook = webhooks.get(target)
         if hook is None:
-            raise DeliveryError(f"webhook {target!r} is not configured (notify.webhooks)")
+            raise DeliveryError(f"webhook {target!r} is not configured (notify.webhooks)", permanent=True)
         body = payload.encode()
         headers = {"Content-Type": "application/json", "User-Agent": "plant-monitor"}
         if hook.secret is not None:
@@ -41,7 +44,11 @@ def webhook_sender(webhooks: Mapping[str, WebhookSettings]) -> Sender:
             response = session.post(hook.url, data=body, headers=headers, timeout=hook.timeout_s)
         except requests.RequestException as exc:
             raise DeliveryError(f"webhook {target}: {type(exc).__name__}") from exc
-        if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"webhook {target}: HTTP {response.status_code}")
+        status = response.status_code
+        if not 200 <= status < 300:
+            # A 4xx refuses this very request (bad payload, no such hook): retrying sends it again.
+            # Timeouts, rate limits and server errors pass.
+            refused = 400 <= status < 500 and status not in RETRIED_CLIENT_ERRORS
+            raise DeliveryError(f"webhook {target}: HTTP {status}", permanent=refused)
 
     return send
