@@ -8,8 +8,9 @@ no file at all. Every field carries a title, a description and bounds; the same 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 
 import yaml
@@ -24,15 +25,31 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+log = logging.getLogger(__name__)
+
 DEFAULT_CONFIG_PATH = Path("config/monitor.yaml")
 ASSET_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 MAX_FRAME_PIXELS = 4096 * 2048  # 8.4 MP: 5 MP sensors (2448x2048) and 4K UHD (3840x2160) fit
 
 
 class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, not silently ignored."""
+    """Base of every config section: unknown keys are errors, not silently ignored. Keys an earlier
+    release had (`retired`: key -> the warning saying what replaced it) are dropped with that
+    warning, so a config that was valid when it was written still starts the daemon."""
 
     model_config = ConfigDict(extra="forbid")
+    retired: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, values: Any) -> Any:
+        if not (isinstance(values, dict) and cls.retired.keys() & values.keys()):
+            return values
+        values = dict(values)
+        for key in cls.retired.keys() & values.keys():
+            del values[key]
+            log.warning("config: %s", cls.retired[key])
+        return values
 
 
 class MqttSettings(Section):
@@ -254,6 +271,10 @@ class ThresholdSettings(Section):
 
 
 class AlertSettings(Section):
+    retired: ClassVar[dict[str, str]] = {
+        "warning_ratio": "alerts.warning_ratio is no longer used and is ignored: an alert is a warning from "
+        "the threshold up, major_ratio and critical_ratio set the rest"
+    }
     k: int = Field(3, title="K", description="Alert opens when K of the last N scores exceed.", ge=1, le=1000)
     n: int = Field(5, title="N", description="Length of the K-of-N debounce window.", ge=1, le=1000)
     resolve_after: int = Field(
@@ -530,6 +551,10 @@ class EscalationSettings(Section):
 
 
 class NotifySettings(Section):
+    retired: ClassVar[dict[str, str]] = {
+        "max_attempts": "notify.max_attempts is no longer used and is ignored: notifications are retried "
+        "for notify.give_up_after_s instead"
+    }
     groups: dict[str, list[str]] = Field(
         default_factory=dict,
         title="Asset groups",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,24 @@ def test_dashboard_user_needs_a_bcrypt_hash_not_a_password(tmp_path: Path) -> No
     config.write_text("dashboard:\n  users:\n    alice:\n      password_hash: secret\n      role: operator\n")
     with pytest.raises(ConfigError, match=r"dashboard\.users\.alice\.password_hash"):
         load_settings(config)
+
+
+def test_keys_an_earlier_release_had_are_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A config written for the release before (alerts.warning_ratio, notify.max_attempts) still
+    loads: each retired key is dropped with a warning saying what replaced it."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text("alerts:\n  k: 2\n  warning_ratio: 1.0\nnotify:\n  max_attempts: 20\n")
+    with caplog.at_level(logging.WARNING, logger="monitor.settings"):
+        settings = load_settings(path)
+    assert settings.alerts.k == 2
+    assert [record.getMessage() for record in caplog.records] == [
+        "config: alerts.warning_ratio is no longer used and is ignored: an alert is a warning from the "
+        "threshold up, major_ratio and critical_ratio set the rest",
+        "config: notify.max_attempts is no longer used and is ignored: notifications are retried for "
+        "notify.give_up_after_s instead",
+    ]
+    path.write_text("alerts:\n  warning_ratios: 1.0\n")
+    with pytest.raises(ConfigError, match="alerts.warning_ratios"):
+        load_settings(path)
