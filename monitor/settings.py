@@ -320,17 +320,17 @@ class RetentionSettings(Section):
     dead_letters_days: float = Field(30, title="Dead letters kept", description="Days of dead letters.", gt=0)
     artifacts_days: float = Field(30, title="Artifacts kept", description="Days of image artifacts.", gt=0)
     alerts_days: float | None = Field(
-        365,
+        None,
         title="Resolved alerts kept",
         description="Days a resolved alert is kept (from its resolution) with its audit trail, raw readings "
-        "and notifications; null keeps them for ever.",
+        "and notifications; null (the default) keeps them: an audit trail is deleted only by choice.",
         gt=0,
     )
     inspections_days: float | None = Field(
-        365,
+        None,
         title="Inspections kept",
         description="Days of inspection rows (one per camera frame: about 2 million a day at 25 frames/s); "
-        "null keeps them for ever, where they are quality records a plant must keep.",
+        "null (the default) keeps them: they are quality records, deleted only by choice.",
         gt=0,
     )
 

@@ -285,7 +285,7 @@ def test_alerts_resolved_long_ago_go_with_their_trail_readings_and_notifications
     """Resolved more than alerts_days ago: the alert, its events, raw readings and outbox rows are
     deleted, chunk by chunk; an open alert opened as long ago, and a recently resolved one, stay;
     null keeps them all."""
-    monkeypatch.setattr(retention, "ARTIFACT_CHUNK", 1)
+    monkeypatch.setattr(retention, "ALERT_CHUNK", 1)
     seed_asset(engine, "pump-3")
     for alert_id, state, resolved_at in (
         ("old1", "resolved", OLD),

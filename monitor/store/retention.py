@@ -44,6 +44,7 @@ from monitor.store.tables import (
 log = logging.getLogger(__name__)
 
 ARTIFACT_CHUNK = 5_000  # inspection rows whose files are removed per transaction
+ALERT_CHUNK = 200  # alerts deleted per transaction (each with up to 1,500 readings)
 _PATH_KEYS = ("image_path", "heatmap_path", "mask_path")  # the inspection columns naming files
 _DATE_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")  # `<camera>/<YYYY-MM-DD>/` in the artifact layout
 _ARTIFACT_FILE = re.compile(r".+_(image|heatmap|mask)\.png")  # monitor/artifacts.py's file names
@@ -92,7 +93,7 @@ def apply_retention(
         )
     alerts = 0
     if retention.alerts_days is not None:
-        alerts = _delete_alerts(engine, now - timedelta(days=retention.alerts_days), ARTIFACT_CHUNK)
+        alerts = _delete_alerts(engine, now - timedelta(days=retention.alerts_days), ALERT_CHUNK)
     result = RetentionResult(rolled, minutes, max(dead, 0), removed, kept, inspections, alerts, strays)
     log.info("retention: %s", result)
     return result
