@@ -3,7 +3,8 @@
 `monitor.store.migrate` passes the URL (or an open connection) in `config.attributes`; the plain
 `alembic` command falls back to the monitor settings (config file and MONITOR_DATABASE__URL). On
 PostgreSQL everything, `alembic_version` included, lands in the connection's current schema, so a
-`search_path` in the URL selects the schema. Batch mode lets later migrations alter SQLite tables.
+`search_path` in the URL selects the schema. Batch mode lets later migrations alter SQLite tables
+(with foreign keys off meanwhile, so rebuilding a table cascades nothing).
 """
 
 from __future__ import annotations
@@ -32,14 +33,26 @@ def _url() -> str:
 
 
 def _run(connection: Connection) -> None:
+    # SQLite: a batch migration copies a table into a new one and drops the old; with foreign keys
+    # on, that drop cascades (ON DELETE CASCADE) to every row pointing at it. The pragma only
+    # takes effect outside a transaction, hence the commit before it starts.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=True,
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 def run_offline() -> None:

@@ -72,6 +72,45 @@ def test_downgrade_to_base_removes_the_schema(database_url: str) -> None:
     assert table_names(database_url) == {"alembic_version"}
 
 
+def test_rebuilding_a_table_keeps_the_rows_that_point_at_it(database_url: str) -> None:
+    """Downgrading and upgrading again through a migration that rebuilds `alerts` (SQLite batch
+    mode) keeps its audit trail and notifications: dropping the old table cascades nothing."""
+    migrate.upgrade(database_url)
+    engine = create_engine_for(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO assets (name, kind, channels, created_at) VALUES ('p1', 'sensor', '[]', :at)"
+                ),
+                {"at": "2026-11-25 00:00:00"},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO alerts (id, asset, condition, state, severity, score, peak_score, threshold, "
+                    "top_channels, opened_at, updated_at, in_maintenance) VALUES ('a1', 'p1', 'sensor_score', "
+                    "'open', 'warning', 2, 2, 1, '[]', :at, :at, false)"
+                ),
+                {"at": "2026-11-25 00:00:00"},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO alert_events (alert_id, action, actor, at) VALUES ('a1', 'opened', 'monitor', :at)"
+                ),
+                {"at": "2026-11-25 00:00:00"},
+            )
+        command.downgrade(migrate.alembic_config(database_url), "0004")
+        migrate.upgrade(database_url)
+        with engine.connect() as conn:
+            counts = [
+                conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
+                for table in ("alerts", "alert_events")
+            ]
+    finally:
+        engine.dispose()
+    assert counts == [1, 1]
+
+
 def test_out_of_date_schema_is_refused_with_the_fix(database_url: str) -> None:
     """An empty or old database stops start-up with a message naming both revisions and the command."""
     with pytest.raises(
