@@ -252,8 +252,9 @@ class CameraWorker:
         return self.thread is not None and self.thread.is_alive()
 
     def stop(self, timeout: float) -> bool:
-        """Score what is waiting (the receiver must be paused first) for most of `timeout`, drop
-        (and count) what is left then, and end; False if even that ran out of time."""
+        """Score what is waiting (the receiver must be paused first), a frame at a time, for most
+        of `timeout`; drop (and count) what is left then, and end; False if even that ran out of
+        time (a batch begun before the stop still runs to its end)."""
         self._stop_by = time.monotonic() + STOP_SCORING_SHARE * timeout
         self.stop_event.set()
         self._wake.set()
@@ -283,8 +284,9 @@ class CameraWorker:
                     return
                 self._apply_requests()
                 worked = self._dead_letter_unknown()
+                stopping = self.stop_event.is_set()  # one frame a batch: the deadline is checked often
                 for name, queue in self._queues.items():
-                    batch = _take(queue, self._cameras[name].config.batch_max)
+                    batch = _take(queue, 1 if stopping else self._cameras[name].config.batch_max)
                     if batch:
                         self.process(name, batch)
                         worked = True
