@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 UINT16_MAX = 65535.0
@@ -84,11 +84,13 @@ def _decode(
     label: str,
     max_pixels: int | None,
     convert: Callable[[Image.Image], T],
+    formats: tuple[str, ...] | None = None,
 ) -> T:
     """Decode, turn upright and `convert` (to gray, or to a mask's channels); every failure is a
-    ValueError whose message names `label` (the file, or nothing)."""
+    ValueError whose message names `label` (the file, or nothing). `formats`: the Pillow formats
+    accepted (default: any it reads)."""
     try:
-        with Image.open(source) as image:
+        with Image.open(source, formats=formats) as image:
             width, height = image.size
             if max_pixels is not None and width * height > max_pixels:
                 raise ImageTooLarge(
@@ -101,6 +103,9 @@ def _decode(
         raise
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"{label}{exc}") from exc
+    except UnidentifiedImageError as exc:  # its own text names a Python object, not the problem
+        kinds = " or ".join(formats) if formats else "a format Pillow reads"
+        raise ValueError(f"undecodable image: {label}not {kinds}") from exc
     except Exception as exc:
         # Deliberately broad: Pillow reports malformed input not only as OSError or ValueError but
         # also as SyntaxError ("broken PNG file"), struct.error and others, and any of them escaping
@@ -133,13 +138,16 @@ def _channels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return pixels[..., colour], alpha
 
 
-def decode_gray(data: bytes, max_pixels: int | None = None) -> np.ndarray:
-    """Encoded bytes (JPEG, PNG, BMP) as float32 [H, W] in [0, 1]; ValueError when undecodable.
+def decode_gray(
+    data: bytes, max_pixels: int | None = None, formats: tuple[str, ...] | None = None
+) -> np.ndarray:
+    """Encoded bytes (JPEG, PNG, BMP, ... or only `formats`) as float32 [H, W] in [0, 1];
+    ValueError when undecodable.
 
     With `max_pixels`, a larger image is refused from its header (ImageTooLarge) before its
     pixels are decoded: a few kilobytes of PNG can expand to gigabytes.
     """
-    return _decode(io.BytesIO(data), "", max_pixels, _to_gray)
+    return _decode(io.BytesIO(data), "", max_pixels, _to_gray, formats)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from PIL import Image
 from png_helpers import broken_png, png_header_only
 
 from models.images import encode_png
@@ -120,3 +122,14 @@ def test_default_pixel_limit_is_the_settings_default() -> None:
     limit = CameraSettings().max_frame_pixels
     with pytest.raises(InvalidMessage, match=f"> {limit / 1e6:.1f} MP limit"):
         decode(png_header_only(limit + 1, 1))
+
+
+@pytest.mark.parametrize(("fmt", "mode"), [("TIFF", "F"), ("BMP", "L"), ("GIF", "L")])
+def test_a_frame_in_another_format_than_jpeg_or_png_is_refused_by_name(fmt: str, mode: str) -> None:
+    """The frame contract is JPEG or PNG: a float TIFF (which would decode almost black), a BMP or a
+    GIF is `undecodable_image: not JPEG or PNG`, not a silently wrong frame."""
+    buffer = io.BytesIO()
+    pixels = IMAGE if mode == "F" else (IMAGE * 255).astype(np.uint8)
+    Image.fromarray(pixels.astype(np.float32) if mode == "F" else pixels, mode=mode).save(buffer, format=fmt)
+    with pytest.raises(InvalidMessage, match="^undecodable_image: not JPEG or PNG$"):
+        decode(buffer.getvalue())

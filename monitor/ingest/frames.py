@@ -41,6 +41,9 @@ class Frame:
     image: np.ndarray
 
 
+FRAME_FORMATS = ("JPEG", "PNG")  # the frame contract's: a float TIFF would decode almost black
+
+
 def decode_frame(
     payload: bytes,
     properties: dict[str, str] | None,
@@ -68,7 +71,7 @@ def decode_frame(
     if frame_id is not None and not 1 <= len(frame_id) <= FRAME_KEY_MAX:
         raise InvalidMessage("bad_frame_id", f"length {len(frame_id)}, must be 1..{FRAME_KEY_MAX}")
     try:
-        image = decode_gray(image_bytes, max_pixels)
+        image = decode_gray(image_bytes, max_pixels, FRAME_FORMATS)
     except ImageTooLarge as exc:
         raise InvalidMessage("oversized", str(exc)[:200]) from None
     except ValueError as exc:
