@@ -58,3 +58,5 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.level)
+    # At DEBUG urllib3 logs each request line, a webhook URL's path (and the token often in it) too.
+    logging.getLogger("urllib3").setLevel(max(logging.getLevelName(settings.level), logging.INFO))

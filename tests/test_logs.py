@@ -44,3 +44,17 @@ def test_plain_logs_append_the_fields_as_key_value() -> None:
     assert (
         stream.getvalue().rstrip().endswith("WARNING monitor.test: broker unreachable broker=mqtt://x:1883")
     )
+
+
+def test_debug_logging_keeps_webhook_urls_out_of_the_log() -> None:
+    """At DEBUG the daemon's own loggers talk, but urllib3's request lines (a webhook URL's path,
+    often carrying its token) stay out."""
+    stream = io.StringIO()
+    urllib3_level = logging.getLogger("urllib3").level
+    try:
+        configure_logging(LoggingSettings(level="DEBUG", json_format=False), stream)
+        logging.getLogger("monitor.test").debug("shown at DEBUG")
+        logging.getLogger("urllib3.connectionpool").debug('"POST /hooks/T0K3N HTTP/1.1" 200 0')
+    finally:
+        logging.getLogger("urllib3").setLevel(urllib3_level)
+    assert "shown at DEBUG" in stream.getvalue() and "T0K3N" not in stream.getvalue()
