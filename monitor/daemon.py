@@ -106,6 +106,7 @@ class Daemon:
         self.worker.resume_alerts(unresolved)
         if self.cameras is not None:
             self.cameras.resume_alerts(unresolved)
+            self.cameras.restore_thresholds(settings.worker.state_dir, settings.instance)
         loaded = self.reload_models()
         self.worker.start()
         if self.cameras is not None:
@@ -292,7 +293,10 @@ class Daemon:
             if clean:
                 self.worker.save_windows(self.settings.worker.state_dir, self.settings.instance)
         if self.cameras is not None:
-            clean &= self.cameras.stop(left() * 0.5)
+            stopped = self.cameras.stop(left() * 0.5)
+            if stopped:
+                self.cameras.save_thresholds(self.settings.worker.state_dir, self.settings.instance)
+            clean &= stopped
         if self.commissioner is not None:
             self.commissioner.close()
         if self.writer is not None:

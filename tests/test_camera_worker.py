@@ -465,3 +465,24 @@ def test_a_single_bad_part_is_flagged_and_kept_without_an_alert(
     assert [row.anomaly for row in rows] == [i == 4 for i in range(8)]
     assert rows[4].image_path is not None and Path(rows[4].image_path).exists()
     assert count(database_url, "alerts") == 0
+
+
+def test_a_restart_keeps_a_camera_s_recalibrated_threshold(
+    tmp_path: Path, database_url: str, writer: StoreWriter
+) -> None:
+    """The recent normal scores are saved at a stop: the same anomaly model starts the next run
+    at the threshold its last recalibration reached, not at the training scores' one."""
+    before = worker_for(make_settings(tmp_path, database_url), writer)
+    normal = [message(i, encode_png(make_frame(1000 + i, SIZE).image)) for i in range(12)]
+    assert before.process("cam1", normal) == 12
+    before.request_recalibration()
+    before._apply_requests()
+    recalibrated = before._cameras["cam1"].detector.threshold
+    fresh = worker_for(make_settings(tmp_path, database_url), writer)
+    assert fresh._cameras["cam1"].detector.threshold != pytest.approx(recalibrated)
+    before.save_thresholds(tmp_path / "state", "i1")
+    after = CameraWorker(make_settings(tmp_path, database_url), writer, Metrics())
+    assert after.restore_thresholds(tmp_path / "state", "i1") == 1
+    after.assign_model("cam1", "image-ae", tiny_camera_models().ae)
+    after._apply_requests()
+    assert after._cameras["cam1"].detector.threshold == pytest.approx(recalibrated)

@@ -30,7 +30,8 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
@@ -45,6 +46,7 @@ from monitor.ingest.schemas import InvalidMessage
 from monitor.ingest.topics import TopicError, parse_frames_topic
 from monitor.metrics import Metrics
 from monitor.pipeline.detector import AssetDetector
+from monitor.pipeline.saved_state import save_state, take_state
 from monitor.pipeline.worker import owns_asset
 from monitor.settings import CameraSettings, Settings
 from monitor.store.records import AlertRecord, AssetRecord, DeadLetterRecord, InspectionRecord
@@ -149,6 +151,7 @@ class CameraWorker:
         self._recalibrate = False
         self._released: set[str] = set()
         self._unresolved: dict[str, AlertRecord] = {}
+        self._restore: dict[str, Any] = {}  # camera -> saved normal scores (restore_thresholds)
         self._segmenter = _segment_thread()
         self.camera_metrics.backlog.set_function(self.backlog)
 
@@ -209,6 +212,21 @@ class CameraWorker:
     def resume_alerts(self, alerts: dict[str, AlertRecord]) -> None:
         """Alerts left open by the last run (before start): each camera's detector carries its own on."""
         self._unresolved = dict(alerts)
+
+    def save_thresholds(self, directory: Path, instance: str) -> Path:
+        """Each camera's recent normal scores (after the stop), so that the same anomaly model
+        starts the next run at the threshold its last recalibration reached."""
+        state = {
+            name: {"version": s.ae.version, "normal": s.detector.normal_scores}
+            for name, s in self._cameras.items()
+            if s.ae is not None and s.detector is not None
+        }
+        return save_state(directory / f"{instance}-cameras.json", state)
+
+    def restore_thresholds(self, directory: Path, instance: str) -> int:
+        """Load what `save_thresholds` wrote (before start); used as each anomaly model is installed."""
+        self._restore = take_state(directory / f"{instance}-cameras.json")
+        return len(self._restore)
 
     def request_recalibration(self) -> None:
         """Refit every camera's threshold from its recent normal scores (scheduler job)."""
@@ -538,6 +556,9 @@ class CameraWorker:
                     )
                     continue
                 self._unresolved.pop(camera, None)
+                saved = self._restore.pop(camera, None)
+                if saved is not None and saved.get("version") == model.version:
+                    detector.carry_on(saved.get("normal", []))
                 state.ae, state.detector = model, detector  # type: ignore[assignment]
                 records.append(AssetRecord(name=camera, site=state.site, kind="camera"))
                 records.append(state.detector.threshold_record(now))

@@ -10,7 +10,6 @@ the records to the StoreWriter.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -31,6 +30,7 @@ from monitor.ingest.schemas import InvalidMessage, SensorReading, check_asset, d
 from monitor.ingest.topics import SensorTopic, TopicError, parse_sensor_topic
 from monitor.metrics import Metrics
 from monitor.pipeline.detector import AssetDetector
+from monitor.pipeline.saved_state import save_state, take_state
 from monitor.pipeline.windows import sliding_windows
 from monitor.settings import Settings
 from monitor.store.records import (
@@ -457,8 +457,6 @@ class ScoringWorker:
     # -- window buffers across restarts ---------------------------------------------------------
     def save_windows(self, directory: Path, instance: str) -> Path:
         """Write each asset's window tail (after the drain; the worker thread must be stopped)."""
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{instance}-windows.json"
         state = {
             asset: {
                 "channels": s.model.channels,
@@ -468,10 +466,7 @@ class ScoringWorker:
             }
             for asset, s in self._assets.items()
         }
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        tmp.replace(path)
-        return path
+        return save_state(directory / f"{instance}-windows.json", state)
 
     def resume_alerts(self, alerts: dict[str, AlertRecord]) -> None:
         """Alerts left open by the last run (before start): each asset's detector carries its own on."""
@@ -479,16 +474,5 @@ class ScoringWorker:
 
     def restore_windows(self, directory: Path, instance: str) -> int:
         """Load saved window tails (before start); each is used when its asset's model is installed."""
-        path = directory / f"{instance}-windows.json"
-        if not path.exists():
-            return 0
-        try:
-            self._restore = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            log.warning(
-                "window state unreadable; starting with empty windows",
-                extra={"path": str(path), "error": str(exc)},
-            )
-            return 0
-        path.unlink()
+        self._restore = take_state(directory / f"{instance}-windows.json")
         return len(self._restore)
