@@ -45,7 +45,11 @@ def authenticate(config: DashboardSettings, name: str, password: str) -> User | 
     """The user when name and password match the config, else None."""
     entry = config.users.get(name)
     stored = entry.password_hash.encode() if entry else _DUMMY_HASH
-    if not bcrypt.checkpw(password.encode(), stored) or entry is None:
+    try:
+        matches = bcrypt.checkpw(password.encode(), stored)
+    except ValueError:  # a password over bcrypt's 72 bytes: no login
+        return None
+    if not matches or entry is None:
         return None
     return User(name, entry.role)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
+
 
 def age(delta: timedelta) -> str:
     """A duration as people read it on a status board: "40 s", "12 min", "3 h", "2 d"."""
@@ -22,8 +24,9 @@ def duration(seconds: int) -> str:
 
 
 def when(at: datetime | None) -> str:
-    """A UTC time to the second ("2026-11-24 10:57:16 UTC"), or a dash."""
-    return "—" if at is None else f"{at:%Y-%m-%d %H:%M:%S} UTC"
+    """A UTC time to the second ("2026-11-24 10:57:16 UTC"), or a dash (None, or pandas' NaT in
+    a column where some rows have no time)."""
+    return "—" if at is None or pd.isna(at) else f"{at:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def number(value: float | None) -> str:

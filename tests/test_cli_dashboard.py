@@ -40,6 +40,15 @@ def test_hash_password_refuses_an_empty_password(
     )
 
 
+def test_hash_password_refuses_more_than_bcrypt_reads(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Over 72 bytes bcrypt would fail at login: refused here, with the limit."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("x" * 73 + "\n"))
+    assert main(["dashboard", "hash-password"]) == 2
+    assert "at most 72 bytes" in capsys.readouterr().err
+
+
 def test_a_missing_config_is_one_line_and_starts_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -208,7 +208,8 @@ def test_admin_resolves_an_acknowledged_alert(dashboard: DashboardEnv) -> None:
 
 
 def test_operator_sends_failed_notifications_again(dashboard: DashboardEnv) -> None:
-    """A failed delivery goes back to pending with a fresh attempt count; a viewer gets no button."""
+    """A failed delivery goes back to pending with a fresh attempt count; a viewer gets no button.
+    The deliveries table shows the delivered row's time and a dash for the failed one."""
     opened = datetime.now(UTC) - timedelta(hours=1)
     add_asset(dashboard.engine, "pump-1")
     alert_id = add_alert(dashboard.engine, "pump-1", opened_at=opened)
@@ -223,10 +224,13 @@ def test_operator_sends_failed_notifications_again(dashboard: DashboardEnv) -> N
         "last_error": "SMTPAuthenticationError",
         "created_at": opened,
         "next_attempt_at": opened,
+        "delivered_at": None,
     }
-    add_rows(dashboard.engine, tables.Outbox, [failed, {**failed, "state": "delivered", "attempts": 1}])
+    delivered = {**failed, "state": "delivered", "attempts": 1, "delivered_at": opened}
+    add_rows(dashboard.engine, tables.Outbox, [delivered, failed])
 
     viewer = dashboard.app("viewer", page=PAGE, query={"alert": alert_id})
+    assert not viewer.exception
     assert [b.label for b in viewer.main.button] == []
 
     at = dashboard.app("operator", page=PAGE, query={"alert": alert_id})
@@ -238,4 +242,4 @@ def test_operator_sends_failed_notifications_again(dashboard: DashboardEnv) -> N
         rows = conn.execute(
             sa.select(tables.Outbox.state, tables.Outbox.attempts).order_by(tables.Outbox.id)
         ).all()
-    assert [tuple(row) for row in rows] == [("pending", 0), ("delivered", 1)]
+    assert [tuple(row) for row in rows] == [("delivered", 1), ("pending", 0)]

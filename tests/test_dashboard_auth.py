@@ -92,3 +92,11 @@ def test_hash_password_makes_a_hash_the_login_accepts() -> None:
     config = DashboardSettings(users={"ann": {"password_hash": hash_password("s3cret!"), "role": "admin"}})
     assert authenticate(config, "ann", "s3cret!") == User("ann", "admin")
     assert authenticate(config, "ann", "s3cret") is None
+
+
+def test_an_over_long_password_is_a_failed_login() -> None:
+    """bcrypt refuses passwords over 72 bytes with an error: the login page answers a refusal,
+    not a traceback to whoever is at the door (for a known user and an unknown one)."""
+    config = DashboardSettings(users={"ann": {"password_hash": hash_password("s3cret!"), "role": "admin"}})
+    assert authenticate(config, "ann", "x" * 100) is None
+    assert authenticate(config, "nobody", "x" * 100) is None

@@ -56,5 +56,7 @@ def _hash_password(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         raise UsageError("an empty password cannot be hashed")
+    if len(password.encode()) > 72:
+        raise UsageError("bcrypt takes at most 72 bytes of password; choose a shorter one")
     print(hash_password(password))
     return 0
