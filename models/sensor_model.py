@@ -94,6 +94,9 @@ class Standardiser:
         return ((windows - centre) * self.scale).transpose(1, 2)
 
 
+SCORE_CAP = 1e30  # a channel's contribution when the model's arithmetic overflowed
+
+
 class SensorModel:
     """Scores raw sensor windows; each score belongs to the window's last reading (causal)."""
 
@@ -135,7 +138,11 @@ class SensorModel:
         parts = [self._score_chunk(windows[i : i + SCORE_CHUNK]) for i in range(0, len(windows), SCORE_CHUNK)]
         if not parts:
             return np.zeros(0, dtype=np.float64), np.zeros((0, len(self.channels)), dtype=np.float64)
-        contributions = np.concatenate(parts).astype(np.float64)
+        # A window the float32 model overflows on scores the cap: not normal, and still a number
+        # that thresholds, alerts and their JSON can carry.
+        contributions = np.nan_to_num(
+            np.concatenate(parts).astype(np.float64), nan=SCORE_CAP, posinf=SCORE_CAP
+        )
         return contributions.sum(axis=1), contributions
 
     def _score_chunk(self, windows: np.ndarray) -> np.ndarray:

@@ -213,6 +213,14 @@ class SensorPipelineSettings(Section):
     baseline_epochs: int = Field(
         30, title="Baseline epochs", description="Most epochs for commissioning training.", ge=1, le=10_000
     )
+    max_abs_value: float = Field(
+        1e12,
+        title="Largest reading",
+        description="Readings of a larger magnitude go to dead letters (out_of_range): PLCs and gateways "
+        "report a failed sensor as 3.4e38 or 1e20, which no sensor measures, and such a value would "
+        "overflow the model's float32 arithmetic.",
+        gt=0,
+    )
     max_commissioning: int = Field(
         256,
         title="Assets commissioning at once",

@@ -130,6 +130,7 @@ def test_every_bad_input_becomes_a_dead_letter_and_later_readings_are_still_scor
             json.dumps([reading(0), {**reading(1), "ts": "2099-01-01T00:00:00Z"}]).encode(),
             "ts_in_future",
         ),
+        (topic, b'{"values": {"p1": 1, "p2": 3.4028235e38, "t1": 1}}', "out_of_range"),  # a PLC's fault code
     ]
     publisher = Publisher(mqtt_broker)
     try:
@@ -153,6 +154,7 @@ def test_every_bad_input_becomes_a_dead_letter_and_later_readings_are_still_scor
     assert rows[5][2] > 512 and len(rows[5][3]) == 256
     assert rows[3][0] == "missing_channels: t1"
     assert rows[9][0].startswith("ts_in_future: 2099-01-01T00:00:00.000+00:00 is ")
+    assert rows[10][0] == "out_of_range: p2=3.40282e+38 (sensors.max_abs_value 1e+12)"
     assert 'monitor_messages_invalid_total{reason="non_finite"} 1.0' in exposition
     assert "monitor_readings_scored_total 13.0" in exposition
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from models.sensor_model import SCORE_CAP
 from monitor.pipeline.detector import AssetDetector
-from monitor.settings import AlertSettings, QuantileSettings, ThresholdSettings
+from monitor.settings import AlertSettings, EwmaSettings, QuantileSettings, ThresholdSettings
 from monitor.store.records import AlertState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -69,3 +70,18 @@ def test_recalibration_refits_on_recent_normal_scores() -> None:
     assert record.value == pytest.approx(0.9, abs=0.02)
     assert det.threshold == record.value
     assert record.computed_at == T0 + timedelta(hours=1)
+
+
+def test_a_score_at_the_overflow_cap_teaches_the_threshold_nothing() -> None:
+    """An isolated exceedance is learnt from (the threshold's tail), an overflowed window is not:
+    one would push an EWMA threshold out of reach for hours."""
+    det = AssetDetector(
+        "pump1",
+        ThresholdSettings(method="ewma", ewma=EwmaSettings(alpha=0.1, k=3.0)),
+        AlertSettings(k=3, n=5),
+        np.linspace(0.5, 1.5, 100),
+        CHANNELS,
+    )
+    before = det.threshold
+    det.observe(T0, SCORE_CAP * len(CHANNELS), np.full(len(CHANNELS), SCORE_CAP))
+    assert det.threshold == before and det.normal_scores == []

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from models.card import ModelCardError
-from models.sensor_model import Normalisation, SensorModel
+from models.sensor_model import SCORE_CAP, Normalisation, SensorModel
 from models.sensor_training import SensorTrainConfig, train_sensor_model
 from models.training import EpochReport, FitConfig
 from monitor.pipeline.windows import sliding_windows
@@ -120,3 +120,13 @@ def test_a_missing_cuda_is_not_reported_as_a_broken_model(
     with pytest.raises(ValueError, match="^device cuda was asked for but CUDA is not available$") as raised:
         SensorModel.load(tmp_path / "model", device="cuda")
     assert not isinstance(raised.value, ModelCardError)
+
+
+def test_a_window_the_float32_model_overflows_on_scores_the_cap_not_inf(model: SensorModel) -> None:
+    """Values near float32's limits overflow the squared error: such a window scores the cap, a
+    finite number that thresholds, alerts and their JSON can carry, and far above any normal score."""
+    windows = np.zeros((2, model.window, len(model.channels)), dtype=np.float32)
+    windows[1, 3, 0] = 3e38
+    scores, contributions = model.score_windows(windows)
+    assert np.isfinite(scores).all() and np.isfinite(contributions).all()
+    assert scores[1] >= SCORE_CAP > scores[0]

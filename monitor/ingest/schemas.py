@@ -8,6 +8,7 @@ types map onto short, stable reason codes that label the dead-letter rows and th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,9 +68,16 @@ _SPACE = b" \t\r\n"
 
 
 def decode_sensor_payload(
-    payload: bytes, received_at: datetime, max_bytes: int, *, site: str, asset: str
+    payload: bytes,
+    received_at: datetime,
+    max_bytes: int,
+    *,
+    site: str,
+    asset: str,
+    max_abs: float = math.inf,
 ) -> list[SensorReading]:
-    """Turn one MQTT payload into readings of `site`/`asset`, or raise InvalidMessage."""
+    """Turn one MQTT payload into readings of `site`/`asset`, or raise InvalidMessage; a value of
+    magnitude over `max_abs` (a sensor-fault code) is `out_of_range`."""
     if len(payload) > max_bytes:
         raise InvalidMessage("oversized", f"{len(payload)} bytes > {max_bytes}")
     is_batch = payload.lstrip(_SPACE)[:1] == b"["
@@ -79,6 +87,10 @@ def decode_sensor_payload(
         raise _invalid(payload, exc) from None
     if not parsed:
         raise InvalidMessage("empty_batch")
+    for item in parsed:
+        if max(map(abs, item.values.values())) > max_abs:  # runs in C: within the noise of a message's 3 µs
+            name, value = max(item.values.items(), key=lambda pair: abs(pair[1]))
+            raise InvalidMessage("out_of_range", f"{name}={value:g} (sensors.max_abs_value {max_abs:g})")
     return [
         SensorReading(site, asset, received_at if item.ts is None else _utc(item.ts), item.values)
         for item in parsed

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import numpy as np
 
+from models.sensor_model import SCORE_CAP
 from monitor.alerts import SENSOR_CONDITION, AlertRule
 from monitor.settings import AlertSettings, ThresholdSettings
 from monitor.store.records import AlertRecord, ThresholdRecord
@@ -74,7 +75,7 @@ class AssetDetector:
         threshold = self.strategy.value
         alert = self.rule.observe(ts, score, threshold, contributions)
         anomaly = self.rule.is_open
-        if not anomaly:
+        if not anomaly and score < SCORE_CAP:  # an overflowed window teaches the threshold nothing
             self._normal.append(score)
             self.strategy.update(score)
         return Observation(ts=ts, score=score, threshold=threshold, anomaly=anomaly, alert=alert)

@@ -292,7 +292,12 @@ class ScoringWorker:
         received_at = datetime.fromtimestamp(received, UTC)
         try:
             readings = decode_sensor_payload(
-                payload, received_at, self.settings.mqtt.max_payload_bytes, site=route.site, asset=route.asset
+                payload,
+                received_at,
+                self.settings.mqtt.max_payload_bytes,
+                site=route.site,
+                asset=route.asset,
+                max_abs=self.settings.sensors.max_abs_value,
             )
             times = [item.ts for item in readings]
             self._clock.check(min(times), max(times), received_at)
