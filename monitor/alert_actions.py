@@ -108,7 +108,15 @@ def _change(
         previous = row.state
         if previous not in _ALLOWED_FROM[state]:
             raise ActionError(f"alert {alert_id} is already {previous}")
-        conn.execute(sa.update(Alert).where(Alert.id == alert_id).values(state=state.value, **values))
+        # Conditional on the state read: SQLite ignores FOR UPDATE, so two operators acting at once
+        # both read `open`; only one UPDATE then finds it.
+        changed = conn.execute(
+            sa.update(Alert)
+            .where(Alert.id == alert_id, Alert.state == previous)
+            .values(state=state.value, **values)
+        ).rowcount
+        if changed != 1:
+            raise ActionError(f"alert {alert_id} was changed by someone else just now; look again")
         record_event(conn, alert_id, state.value, user, now, comment or None)
         alert = alert_from_row(row)
         alert.state = state

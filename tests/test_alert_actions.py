@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from notify_helpers import T0, alert_row, events, outbox_rows, seed_alert, seed_asset, seed_told
 from sqlalchemy.engine import Engine
 
+from monitor import alert_actions
 from monitor.alert_actions import ActionError, acknowledge, resolve
 from monitor.settings import Settings
 
@@ -80,3 +84,38 @@ def test_resolve_an_acknowledged_alert(engine: Engine) -> None:
     ]
     with pytest.raises(ActionError, match="already resolved"):
         resolve(engine, settings(), "a1", "piet")
+
+
+def test_two_operators_acknowledging_at_once_make_one_change(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two acknowledgements racing (SQLite ignores FOR UPDATE): one wins, the other is told to look
+    again; one audit line, one comment, one notification on the alerts topic."""
+    seed_asset(engine)
+    seed_alert(engine)
+    slow_check = alert_actions.in_maintenance
+
+    def slowly(*args: Any) -> bool:
+        time.sleep(0.3)  # inside the first action's transaction, after its update
+        return slow_check(*args)
+
+    monkeypatch.setattr(alert_actions, "in_maintenance", slowly)
+    outcomes: list[str] = []
+
+    def act(user: str) -> None:
+        try:
+            acknowledge(engine, settings(), "a1", user, f"comment by {user}")
+            outcomes.append("ok")
+        except ActionError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=act, args=(user,)) for user in ("ann", "bob")]
+    threads[0].start()
+    time.sleep(0.1)
+    threads[1].start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes)[1] == "ok" and "a1" in sorted(outcomes)[0]
+    assert [actor for _, actor, _ in events(engine)] == ["ann"]
+    assert alert_row(engine).ack_comment == "comment by ann"
+    assert len(outbox_rows(engine)) == 1
