@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -19,8 +20,11 @@ from monitor.settings import MqttSettings
 class DroppableProxy:
     """A TCP forwarder to the broker whose live connections can be cut, like a flaky network."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int], first_answer_delays: list[float] | None = None) -> None:
+        """`first_answer_delays`: for the first connections, one each, how long the broker's first
+        answer (the CONNACK) is held back, like a loaded broker's."""
         self.target = target
+        self.first_answer_delays = list(first_answer_delays or [])
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.sockets: list[socket.socket] = []
@@ -34,13 +38,16 @@ class DroppableProxy:
                 return
             upstream = socket.create_connection(self.target)
             self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            delay = self.first_answer_delays.pop(0) if self.first_answer_delays else 0.0
+            for a, b, wait in ((client, upstream, 0.0), (upstream, client, delay)):
+                threading.Thread(target=self._pipe, args=(a, b, wait), daemon=True).start()
 
     @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(source: socket.socket, sink: socket.socket, first_delay: float) -> None:
         try:
             while data := source.recv(65536):
+                time.sleep(first_delay)
+                first_delay = 0.0
                 sink.sendall(data)
         except OSError:
             pass
@@ -104,6 +111,28 @@ def test_reconnect_restores_subscriptions_and_status(
     assert wait_for(lambda: watcher.payloads()[-1:] == [b"stopped"], timeout=5)
     assert watcher.payloads()[:3] == [b"online", b"offline", b"online"]
     watcher.close()
+
+
+def test_a_broker_slow_to_answer_keeps_mqtt_v5(mqtt_broker: tuple[str, int], topic_prefix: str) -> None:
+    """A CONNACK 3.5 s late (a loaded broker, one replaying its persistence) is waited for: the
+    connection stays v5 (frame properties, session expiry), also across a reconnect answered late."""
+    proxy = DroppableProxy(mqtt_broker, first_answer_delays=[3.5])
+    connection = MqttConnection(
+        settings_for(proxy.port, protocol="5"),
+        client_id=f"c-{uuid.uuid4().hex[:8]}",
+        subscriptions=[f"{topic_prefix}/+/+/sensors"],
+    )
+    connection.start()
+    try:
+        assert connection.wait_connected(10)
+        assert connection.protocol == 5
+        proxy.first_answer_delays = [8.0]  # longer than the first-contact timeout: v5 was answered once
+        proxy.drop()
+        assert wait_for(lambda: connection.connect_count == 2, timeout=20)
+        assert connection.protocol == 5
+    finally:
+        connection.close()
+        proxy.close()
 
 
 def test_v5_refused_falls_back_to_3_1_1(topic_prefix: str) -> None:

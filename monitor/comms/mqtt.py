@@ -35,7 +35,9 @@ MessageSink = Callable[[str, bytes, float], None]
 FrameMessage = tuple[str, bytes, float, dict[str, str]]
 FrameSink = Callable[[str, bytes, float, dict[str, str]], None]
 
-CONNACK_TIMEOUT_S = 3.0  # a v5 CONNECT unanswered this long: the broker probably speaks only 3.1.1
+# A v5 CONNECT unanswered this long, by a broker that has never answered one: it probably speaks
+# only 3.1.1. Once a v5 CONNACK came, a slow answer is a loaded broker, never a reason to fall back.
+CONNACK_TIMEOUT_S = 5.0
 # CONNACK codes meaning "I do not speak this protocol version" (v5 code 132, 3.1.1 code 1).
 _UNSUPPORTED_PROTOCOL = {132, 1}
 
@@ -66,6 +68,7 @@ class MqttConnection:
         self._sink = on_message
         self._frame_sink = on_frame
         self._got_connack = False
+        self._v5_answered = False  # a v5 CONNACK came once: this broker speaks v5
         self._closing = False
         self._paused = False
         self._lock = threading.Lock()
@@ -161,13 +164,14 @@ class MqttConnection:
         timer.start()
 
     def _check_connack(self, client: paho.Client) -> None:
-        if client is self._client and not self._got_connack and not self._closing:
+        if client is self._client and not self._got_connack and not self._v5_answered and not self._closing:
             self._fall_back_to_311()
 
     def _on_connect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
     ) -> None:
         self._got_connack = True
+        self._v5_answered = self._v5_answered or self.protocol == paho.MQTTv5
         if reason.is_failure:
             if reason.value in _UNSUPPORTED_PROTOCOL and self.protocol == paho.MQTTv5:
                 self._fall_back_to_311()
@@ -205,7 +209,7 @@ class MqttConnection:
         self.subscribed.clear()
         if self._closing:
             return
-        if not self._got_connack and self.protocol == paho.MQTTv5:
+        if not self._got_connack and not self._v5_answered and self.protocol == paho.MQTTv5:
             # Some v3-only brokers drop a v5 CONNECT without answering it.
             self._fall_back_to_311()
             return
