@@ -43,6 +43,7 @@ class _Baseline:
     channels: list[str]
     rows: np.ndarray | None = None  # [baseline_readings, channels], allocated with the first row
     count: int = 0
+    others: int = 0  # readings since the last (re)start with another set of channels
     training: bool = False
     last_seen: float = 0.0  # clock time of its latest reading
 
@@ -98,19 +99,38 @@ class Commissioner:
             if baseline.training:
                 return
             baseline.last_seen = now
-            if baseline.rows is None:
-                baseline.rows = np.empty((needed, len(baseline.channels)))
             for reading in readings:
-                values = reading.values
-                if baseline.count < needed and all(name in values for name in baseline.channels):
-                    baseline.rows[baseline.count] = [values[name] for name in baseline.channels]
-                    baseline.count += 1
+                if baseline.count < needed:
+                    self._add(asset, baseline, reading.values, needed)
             if baseline.count < needed:
                 return
             baseline.training = True
             self._full_until = 0.0  # a place is free again
             data, baseline.rows = baseline.rows, None
+            assert data is not None  # a full baseline has its rows
         self._futures.append(self._executor.submit(self._commission, asset, data, baseline.channels))
+
+    @staticmethod
+    def _add(asset: str, baseline: _Baseline, values: dict[str, float], needed: int) -> None:
+        """One reading into the baseline when it has the baseline's channels, no more, no fewer.
+
+        The channels are those of the first reading; once readings with another set outnumber the
+        matching ones, the baseline starts again with theirs (a first message with an extra boot
+        counter, or a partial one, must not decide the model's channels, nor stall it for ever).
+        """
+        if len(values) != len(baseline.channels) or any(name not in values for name in baseline.channels):
+            baseline.others += 1
+            if baseline.others <= baseline.count:
+                return
+            log.warning(
+                "commissioning: most readings have other channels; baseline started again with theirs",
+                extra={"asset": asset, "was": baseline.channels, "now": sorted(values)},
+            )
+            baseline.channels, baseline.rows, baseline.count, baseline.others = sorted(values), None, 0, 0
+        if baseline.rows is None:
+            baseline.rows = np.empty((needed, len(baseline.channels)))
+        baseline.rows[baseline.count] = [values[name] for name in baseline.channels]
+        baseline.count += 1
 
     def _make_room(self, now: float) -> None:
         """At the limit, drop the longest-abandoned baseline, or refuse the new asset (lock held).

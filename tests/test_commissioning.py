@@ -134,3 +134,24 @@ def test_an_abandoned_baseline_makes_way_for_a_new_asset_at_the_limit(
 def _reading(asset: str) -> SensorReading:
     values = reading(0)["values"]
     return SensorReading("site1", asset, datetime.now(UTC), values)
+
+
+def test_a_first_reading_with_other_channels_does_not_decide_the_baseline(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The first message carries an extra boot counter the gateway never sends again: once the
+    readings without it outnumber it, the baseline starts again with their channels and fills."""
+    settings = daemon_settings(tmp_path, sqlite_url, ("127.0.0.1", 1883), "c")  # 64 readings a baseline
+    upgrade(sqlite_url)
+    engine = create_engine_for(sqlite_url)
+    commissioner = Commissioner(settings, engine, lambda asset, model: None)
+    try:
+        first = _reading("pump1")
+        commissioner.collect([SensorReading("site1", "pump1", first.ts, {**first.values, "boot_count": 1.0})])
+        commissioner.collect([_reading("pump1") for _ in range(2)])
+        assert commissioner.pending() == {"pump1": 1}  # restarted with the plain channels
+        commissioner.collect([_reading("pump1") for _ in range(62)])
+        assert commissioner.pending() == {"pump1": 63}  # filling, one short of training
+    finally:
+        commissioner.close()
+        engine.dispose()
