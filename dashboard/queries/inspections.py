@@ -33,7 +33,7 @@ def latest(
     conn: Connection, camera: str, limit: int, *, anomalous: bool = False, before: datetime | None = None
 ) -> pd.DataFrame:
     """The newest inspections of `camera` (only anomalous ones if asked; none after `before`),
-    newest first; walks the (camera, ts) index."""
+    newest first; walks the (camera, ts) index, or its partial twin of the anomalous rows."""
     query = sa.select(*TABLE_COLUMNS).where(Inspection.camera == camera)
     if anomalous:
         query = query.where(Inspection.anomaly)

@@ -149,6 +149,14 @@ class Inspection(Base):
     __table_args__ = (
         sa.UniqueConstraint("camera", "frame_key"),
         sa.Index("ix_inspections_camera_ts", "camera", "ts"),
+        # Only the anomalous rows: the Camera page's latest anomalous frames.
+        sa.Index(
+            "ix_inspections_anomalous_camera_ts",
+            "camera",
+            "ts",
+            postgresql_where=sa.text("anomaly"),
+            sqlite_where=sa.text("anomaly = 1"),  # as SQLAlchemy writes `WHERE anomaly` there
+        ),
         # Only the rows that still name files: retention's hourly search for old artifacts.
         sa.Index(
             "ix_inspections_with_files_ts",
