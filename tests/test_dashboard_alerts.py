@@ -132,6 +132,22 @@ def test_alert_link_shows_details_audit_trail_and_deliveries(dashboard: Dashboar
     ]
 
 
+def test_after_a_link_the_details_box_picks_another_alert(dashboard: DashboardEnv) -> None:
+    """Opened from an e-mail link (?alert=A), choosing B under "Details of" shows B and puts it in
+    the URL; the link no longer wins over the operator's pick."""
+    now = datetime.now(UTC)
+    add_asset(dashboard.engine, "pump-1")
+    first = add_alert(dashboard.engine, "pump-1", opened_at=now - timedelta(hours=2), severity="major")
+    second = add_alert(dashboard.engine, "pump-1", opened_at=now - timedelta(hours=1))
+    at = dashboard.app("viewer", page=PAGE, query={"alert": first})
+    assert "pump-1 · major · open" in page_text(at)
+    at.selectbox(key="alerts_pick").select(second).run()
+    assert not at.exception
+    assert at.query_params["alert"] in (second, [second])  # AppTest keeps query values as lists
+    assert at.selectbox(key="alerts_pick").value == second
+    assert "pump-1 · warning · open" in page_text(at)
+
+
 def test_details_link_to_the_asset_or_camera_view_at_the_alert_time(dashboard: DashboardEnv) -> None:
     """Sensor alerts link to the asset view, camera alerts to the camera view, both at the opening time."""
     opened = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)

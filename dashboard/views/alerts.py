@@ -30,6 +30,7 @@ RANGES = {
 }
 EVERY_ASSET = "every asset"
 PICK_KEY = "alerts_pick"
+URL_KEY = "alerts_url_alert"  # the ?alert= the page last followed
 TABLE_KEY = "alerts_table"
 FLASH_KEY = "alerts_flash"
 
@@ -115,15 +116,19 @@ selected = st.query_params.get("alert")
 options = list(table["id"])
 if selected and selected not in options:
     options.insert(0, selected)
-if selected and st.session_state.get(PICK_KEY) != selected:
-    st.session_state[PICK_KEY] = selected
-elif st.session_state.get(PICK_KEY) not in options:
+# The URL picks the alert when it changed (a link, a row click); otherwise the box keeps the
+# operator's own pick, which then goes into the URL.
+if selected != st.session_state.get(URL_KEY):
+    st.session_state[URL_KEY] = selected
+    if selected:
+        st.session_state[PICK_KEY] = selected
+if st.session_state.get(PICK_KEY) not in options:
     st.session_state.pop(PICK_KEY, None)
 choice = st.selectbox(
     "Details of", options, index=None, format_func=label, key=PICK_KEY, placeholder="Select an alert"
 )
 if choice is not None and choice != selected:
-    st.query_params["alert"] = choice
+    st.query_params["alert"] = st.session_state[URL_KEY] = choice
 
 
 def act(action: Callable[..., None], done: str, alert_id: str, comment_key: str) -> None:
