@@ -26,11 +26,11 @@ def test_asset_page_preselects_the_asset_and_alert_from_the_url(dashboard: Dashb
         score=0.4,
         contributions={"flow": 0.1, "pressure": 0.3},
     )
-    add_alert(dashboard.engine, "pump", opened_at=opened, severity="critical")
+    alert_id = add_alert(dashboard.engine, "pump", opened_at=opened, severity="critical")
     at = dashboard.app("viewer", page=PAGE, query={"asset": "pump", "at": opened.isoformat()})
     assert not at.exception
     assert at.selectbox(key="asset-name").value == "pump"
-    assert at.selectbox(key="asset-alert-pump").value == 0
+    assert at.selectbox(key="asset-alert-pump").value == alert_id
     text = page_text(at)
     assert "rows from `scores`" in text and "No raw readings were recorded for this alert" in text
     assert "Raw readings around the alert" not in text
@@ -100,3 +100,19 @@ def test_week_preset_switches_to_buckets(dashboard: DashboardEnv) -> None:
     at.segmented_control(key="asset-range").set_value("7 d").run()
     assert not at.exception
     assert "Mean and maximum score per 14 min" in page_text(at)
+
+
+def test_the_picked_alert_stays_picked_when_the_range_widens(dashboard: DashboardEnv) -> None:
+    """Opened at an old alert (1 h around it), widening the range brings a newer alert in first: the
+    page still describes the alert that was picked, not whatever now stands first."""
+    now = datetime.now(UTC)
+    add_asset(dashboard.engine, "pump")
+    old = now - timedelta(hours=5)
+    picked = add_alert(dashboard.engine, "pump", opened_at=old, severity="major")
+    add_alert(dashboard.engine, "pump", opened_at=now - timedelta(hours=1))
+    at = dashboard.app("viewer", page=PAGE, query={"asset": "pump", "at": old.isoformat()})
+    assert at.selectbox(key="asset-alert-pump").value == picked
+    at.segmented_control(key="asset-range").set_value("24 h").run()
+    assert not at.exception
+    assert at.selectbox(key="asset-alert-pump").label == "Alert (2 in range)"
+    assert at.selectbox(key="asset-alert-pump").value == picked

@@ -35,15 +35,18 @@ with engine.connect() as conn:
     steps = timeline.threshold_steps(conn, asset, start, end, config.page_rows)
     periods = timeline.alert_periods(conn, asset, start, end, now, config.page_rows)
 
+# Options are alert ids, not positions: a new alert or another range shifts the positions, and the
+# page must keep describing the alert that was picked.
+by_id = {period.id: period for period in periods}
 choice = choose.selectbox(
     f"Alert ({len(periods)} in range)",
-    range(len(periods)),
+    list(by_id),
     index=timeline.nearest(periods, at) if at is not None else None,
-    format_func=lambda i: periods[i].label,
+    format_func=lambda alert_id: by_id[alert_id].label,
     placeholder="Select an alert to see its channels" if periods else "No alert in this range",
     key=f"asset-alert-{asset}",
 )
-alert = periods[choice] if choice is not None else None
+alert = by_id.get(choice) if choice is not None else None
 
 st.plotly_chart(
     charts.score_figure(series.frame, steps, periods, start, end, selected=alert.id if alert else None),
