@@ -28,11 +28,11 @@ class Subject:
 
 
 def pick_subject(
-    engine: Engine, limit: int, now: datetime, *, kind: str, param: str, label: str, noun: str, empty: str
+    engine: Engine, now: datetime, *, kind: str, param: str, label: str, noun: str, empty: str
 ) -> Subject:
     """Name selector, time range and a free column in one row; stops the page when none exist."""
     with engine.connect() as conn:
-        names = assets.asset_names(conn, kind, limit)
+        names = assets.asset_names(conn, kind)
     if not names:
         st.info(empty)
         st.stop()

@@ -656,7 +656,11 @@ class DashboardSettings(Section):
         le=3600,
     )
     page_rows: int = Field(
-        200, title="Rows per page", description="Most rows a table loads at once.", ge=10, le=10_000
+        200,
+        title="Rows per page",
+        description="Most rows a table loads at once (name selectors list every asset, up to 5,000).",
+        ge=10,
+        le=10_000,
     )
 
 

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from dashboard_helpers import DashboardEnv, add_alert, add_asset, add_rows, add_scores, page_text
+import pytest
+from dashboard_helpers import (
+    DashboardEnv,
+    add_alert,
+    add_asset,
+    add_rows,
+    add_scores,
+    open_dashboard,
+    page_text,
+)
 
 from monitor.store import tables
 
@@ -116,3 +126,17 @@ def test_the_picked_alert_stays_picked_when_the_range_widens(dashboard: Dashboar
     assert not at.exception
     assert at.selectbox(key="asset-alert-pump").label == "Alert (2 in range)"
     assert at.selectbox(key="asset-alert-pump").value == picked
+
+
+def test_an_asset_past_the_first_page_rows_names_can_be_opened(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Name selectors are not table pages: with page_rows 10 and 12 assets, a link to the 12th
+    opens it (it was 'no sensor asset named …' and the first asset instead)."""
+    with open_dashboard(sqlite_url, tmp_path, monkeypatch, dashboard={"page_rows": 10}) as env:
+        for number in range(12):
+            add_asset(env.engine, f"pump-{number:02d}")
+        at = env.app("viewer", page=PAGE, query={"asset": "pump-11"})
+        assert not at.exception
+        assert at.selectbox(key="asset-name").value == "pump-11"
+        assert len(at.selectbox(key="asset-name").options) == 12

@@ -10,13 +10,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from dashboard.queries.assets import NAMES_SHOWN
 from monitor.registry import ModelVersionInfo
 from monitor.store.tables import ModelVersion, Threshold
 
 SHOWN_METRICS = 4
 
 
-def model_assets(conn: Connection, limit: int) -> list[str]:
+def model_assets(conn: Connection, limit: int = NAMES_SHOWN) -> list[str]:
     """Assets and cameras that have at least one registered model version, alphabetical."""
     query = sa.select(ModelVersion.asset).distinct().order_by(ModelVersion.asset).limit(limit)
     return list(conn.execute(query).scalars())

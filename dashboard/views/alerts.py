@@ -42,7 +42,7 @@ now = datetime.now(UTC)
 st.title("Alerts")
 
 with engine.connect() as conn:
-    names = asset_names(conn, None, config.page_rows)
+    names = asset_names(conn, None)
 cells = st.columns([3, 3, 2, 3])
 states = cells[0].multiselect(
     "State", ALERT_STATES, default=q.DEFAULT_STATES, key="alerts_states", persist_state="session"

@@ -20,7 +20,6 @@ now = datetime.now(UTC)
 st.title("Asset")
 subject = pick_subject(
     engine,
-    config.page_rows,
     now,
     kind="sensor",
     param="asset",

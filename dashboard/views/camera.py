@@ -20,7 +20,6 @@ now = datetime.now(UTC)
 st.title("Camera")
 subject = pick_subject(
     engine,
-    config.page_rows,
     now,
     kind="camera",
     param="camera",

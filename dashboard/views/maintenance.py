@@ -23,7 +23,7 @@ actions, lists = st.columns([1, 2])
 with actions:
     if auth.require_role(user, "operator", "plan or end maintenance windows"):
         with engine.connect() as conn:
-            names = assets.asset_names(conn, None, config.page_rows)
+            names = assets.asset_names(conn, None)
         with st.form("plan-window", clear_on_submit=True):
             st.subheader("Plan a window")
             asset = st.selectbox("Asset or camera", [EVERY_ASSET, *names], key="maintenance-asset")

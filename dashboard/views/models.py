@@ -10,13 +10,12 @@ from dashboard import auth, context
 from dashboard.queries import models
 from monitor import registry
 
-config = context.settings().dashboard
 engine = context.engine()
 user = auth.page_user()
 
 st.title("Models")
 with engine.connect() as conn:
-    names = models.model_assets(conn, config.page_rows)
+    names = models.model_assets(conn)
 if not names:
     st.info("No model versions registered yet (`monitor train …`, commissioning or `monitor demo`).")
     st.stop()
