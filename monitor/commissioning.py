@@ -13,10 +13,10 @@ scoring worker, which scores the asset from its next batch on.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,9 +65,11 @@ class Commissioner:
         self._baselines: dict[str, _Baseline] = {}
         self._full_until = 0.0  # clock time before which the limit holds and no baseline is abandoned
         self._lock = threading.Lock()
-        # One training at a time: commissioning must not starve the scoring of running assets.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commissioning")
-        self._futures: list[Future[None]] = []
+        # One training at a time, on a daemon thread: commissioning must not starve the scoring of
+        # running assets, nor keep a stopped daemon's process alive (an executor's thread would be
+        # joined at exit, past systemd's stop timeout; an unfinished model is never registered).
+        self._jobs: queue.Queue[tuple[str, np.ndarray, list[str]] | None] = queue.Queue()
+        threading.Thread(target=self._train_jobs, name="commissioning", daemon=True).start()
 
     def collect(self, readings: list[SensorReading]) -> None:
         """Add readings of an unmodelled asset; starts training once the baseline is complete.
@@ -108,7 +110,7 @@ class Commissioner:
             self._full_until = 0.0  # a place is free again
             data, baseline.rows = baseline.rows, None
             assert data is not None  # a full baseline has its rows
-        self._futures.append(self._executor.submit(self._commission, asset, data, baseline.channels))
+        self._jobs.put((asset, data, baseline.channels))
 
     @staticmethod
     def _add(asset: str, baseline: _Baseline, values: dict[str, float], needed: int) -> None:
@@ -164,13 +166,30 @@ class Commissioner:
             return {asset: b.count for asset, b in self._baselines.items() if not b.training}
 
     def wait(self, timeout: float | None = None) -> None:
-        """Wait for the trainings started so far (tests, orderly shutdown)."""
-        for future in list(self._futures):
-            future.result(timeout)
+        """Wait for the trainings queued so far (tests); TimeoutError when they take longer."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._jobs.unfinished_tasks:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"commissioning still training after {timeout} s")
+            time.sleep(0.05)
 
     def close(self) -> None:
-        """Stop accepting work; a training in progress finishes in its own (daemon) thread."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop: trainings not begun are dropped; one in progress ends with the process."""
+        while True:
+            try:
+                self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            self._jobs.task_done()
+        self._jobs.put(None)
+
+    def _train_jobs(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                self._commission(*job)
+            finally:
+                self._jobs.task_done()
+        self._jobs.task_done()
 
     def _commission(self, asset: str, data: np.ndarray, channels: list[str]) -> None:
         settings = self.settings

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -155,3 +158,30 @@ def test_a_first_reading_with_other_channels_does_not_decide_the_baseline(
     finally:
         commissioner.close()
         engine.dispose()
+
+
+def test_a_training_in_progress_does_not_keep_a_stopped_daemon_s_process_alive(tmp_path: Path) -> None:
+    """The process ends when the daemon has stopped, not when a baseline training finishes (which
+    could take longer than systemd's stop timeout and be killed mid-save anyway)."""
+    script = tmp_path / "stop.py"
+    script.write_text(
+        "import time\n"
+        "from datetime import UTC, datetime\n"
+        "from monitor.commissioning import Commissioner\n"
+        "from monitor.ingest.schemas import SensorReading\n"
+        "from monitor.settings import Settings\n"
+        "from monitor.store.db import create_engine_for\n"
+        "from monitor.store.migrate import upgrade\n"
+        f"url = 'sqlite:///{tmp_path}/c.db'\n"
+        "upgrade(url)\n"
+        "Commissioner._commission = lambda self, *job: time.sleep(30)  # a long training\n"
+        "settings = Settings(sensors={'baseline_readings': 64})\n"
+        "commissioner = Commissioner(settings, create_engine_for(url), print)\n"
+        "now = datetime.now(UTC)\n"
+        "commissioner.collect([SensorReading('s1', 'pump1', now, {'p': 1.0}) for _ in range(64)])\n"
+        "time.sleep(0.5)\n"
+        "commissioner.close()\n"
+    )
+    started = time.monotonic()
+    subprocess.run([sys.executable, str(script)], check=True, cwd=Path(__file__).parents[1], timeout=60)
+    assert time.monotonic() - started < 10
