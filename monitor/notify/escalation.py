@@ -3,8 +3,9 @@
 A scheduler job (monitor/scheduler.py) runs `escalate_due` every `check_interval_s`. Alerts still
 `open` (not acknowledged) of a severity in `notify.escalation.severities`, opened and stored more
 than `after_s` ago (a replayed backlog or a gateway clock behind opens alerts whose reading is old
-already: the staff get `after_s` from when they could first see it), not escalated yet and not inside a maintenance window now get, in one transaction,
-outbox rows to the escalation route, `escalated_at` and an `escalated` event. An alert opened in
+already: the staff get `after_s` from when they could first see it), not escalated yet and not
+inside a maintenance window now get, in one transaction, outbox rows to the escalation route,
+`escalated_at` and an `escalated` event. An alert opened in
 maintenance (marked `in_maintenance`) escalates once the window has ended, if still open: its
 routes were never told, and the machine is back in production with the condition.
 """

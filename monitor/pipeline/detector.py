@@ -67,8 +67,7 @@ class AssetDetector:
         """Continue from the last run's recent normal scores (same model): the threshold is refitted
         from them, where the last recalibration left it, instead of from the training scores."""
         self._normal.extend(scores)
-        if len(self._normal) >= MIN_FIT_SCORES:
-            self.strategy.fit(np.fromiter(self._normal, dtype=np.float64, count=len(self._normal)))
+        self._refit()
 
     def observe(self, ts: datetime, score: float, contributions: np.ndarray) -> Observation:
         """Judge one score against the current threshold; scores outside alerts then adapt it."""
@@ -82,10 +81,14 @@ class AssetDetector:
 
     def recalibrate(self, now: datetime) -> ThresholdRecord | None:
         """Refit the strategy on the recent scores seen outside alerts; None when too few are known."""
+        return self.threshold_record(now) if self._refit() else None
+
+    def _refit(self) -> bool:
+        """Fit the strategy on the recent normal scores, when there are enough to estimate from."""
         if len(self._normal) < MIN_FIT_SCORES:
-            return None
+            return False
         self.strategy.fit(np.fromiter(self._normal, dtype=np.float64, count=len(self._normal)))
-        return self.threshold_record(now)
+        return True
 
     def threshold_record(self, now: datetime) -> ThresholdRecord:
         """The threshold in force, as stored in the `thresholds` history."""

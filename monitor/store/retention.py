@@ -4,17 +4,16 @@ Raw scores older than `raw_scores_days` are folded into per-asset, per-minute `s
 (count, mean, max, anomalies) and then deleted, in one transaction per asset. Folding merges into an
 existing minute, so a late score for an already rolled-up minute is counted, and a rerun changes
 nothing. Old dead letters are deleted; old inspection artifacts (images, heatmaps, masks) are
-removed from disk and their paths cleared, and inspection rows older than `inspections_days` are
+removed from disk and their paths cleared; inspection rows older than `inspections_days` are
 deleted (never one that still names a file), and so are alerts resolved more than `alerts_days`
-ago, with their audit trail, raw readings and notifications. Artifacts and inspections go in chunks of rows, one
-transaction each; a file that cannot be deleted keeps its path and is tried again on the next run,
-and date folders left empty are removed. Day folders a day past the cutoff are then swept of
-artifact files that no row named.
+ago, with their audit trail, raw readings and notifications. Artifacts, inspections and alerts go
+in chunks of rows, one transaction each; a file that cannot be deleted keeps its path and is tried
+again on the next run, and date folders left empty are removed. Day folders a day past the
+artifact cutoff are then swept of artifact files that no row named.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -202,26 +201,19 @@ def _sweep_strays(root: Path, cutoff: datetime) -> int:
     file names of the artifact layout are touched, and folders left empty are removed.
     """
     last_day = (cutoff - STRAY_GRACE).date()
-    removed = 0
+    removal = _Removal()  # a file it cannot delete is tried again at the next run
     cameras = [folder for folder in root.iterdir() if folder.is_dir()] if root.is_dir() else []
     for camera in cameras:
         for day in camera.iterdir():
-            if not (
-                day.is_dir() and _DATE_FOLDER.fullmatch(day.name) and date.fromisoformat(day.name) < last_day
-            ):
-                continue
-            for path in day.iterdir():
-                if _ARTIFACT_FILE.fullmatch(path.name):
-                    with contextlib.suppress(OSError):  # kept files are tried again next run
-                        path.unlink()
-                        removed += 1
-            with contextlib.suppress(OSError):
-                day.rmdir()
-        with contextlib.suppress(OSError):
-            camera.rmdir()
-    if removed:
-        log.info("retention: %d artifact file(s) no inspection row named were removed", removed)
-    return removed
+            if day.is_dir() and _DATE_FOLDER.fullmatch(day.name) and date.fromisoformat(day.name) < last_day:
+                for path in day.iterdir():
+                    if _ARTIFACT_FILE.fullmatch(path.name):
+                        removal.remove(path)
+                removal.note_folder(day)  # swept of strays, so pruned even when it held none
+    removal.prune_folders()
+    if removal.removed:
+        log.info("retention: %d artifact file(s) no inspection row named were removed", removal.removed)
+    return removal.removed
 
 
 def _delete_alerts(engine: Engine, cutoff: datetime, chunk: int) -> int:
@@ -237,9 +229,10 @@ def _delete_alerts(engine: Engine, cutoff: datetime, chunk: int) -> int:
                     .limit(chunk)
                 ).scalars()
             )
-            for table in (AlertEvent, AlertReading, Outbox):
-                conn.execute(sa.delete(table).where(table.alert_id.in_(ids)))
-            conn.execute(sa.delete(Alert).where(Alert.id.in_(ids)))
+            if ids:
+                for table in (AlertEvent, AlertReading, Outbox):
+                    conn.execute(sa.delete(table).where(table.alert_id.in_(ids)))
+                conn.execute(sa.delete(Alert).where(Alert.id.in_(ids)))
         deleted += len(ids)
         if len(ids) < chunk:
             return deleted
@@ -313,8 +306,12 @@ class _Removal:
             return False
         else:
             self.removed += 1
-        self._folders.add(path.parent)
+        self.note_folder(path.parent)
         return True
+
+    def note_folder(self, folder: Path) -> None:
+        """A `<camera>/<YYYY-MM-DD>/` folder to remove (with its camera folder) if left empty."""
+        self._folders.add(folder)
 
     def prune_folders(self) -> None:
         """Remove `<camera>/<YYYY-MM-DD>/` folders left empty, then camera folders left empty.
