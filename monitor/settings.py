@@ -189,6 +189,16 @@ class ModelSettings(Section):
 
 class SensorPipelineSettings(Section):
     window: int = Field(32, title="Window", description="Readings per scored window.", ge=4, le=4096)
+    gap_factor: float = Field(
+        10,
+        title="Gap",
+        description="A reading more than this many median reading intervals after the asset's previous "
+        "one starts a new window (after a line stop, a gateway outage or a long daemon restart): a "
+        "window across the gap would splice two unrelated stretches, which the model finds abnormal. "
+        "The first window-1 readings after a gap get no score.",
+        ge=2,
+        le=1_000_000,
+    )
     batch_max: int = Field(
         1024, title="Batch size", description="Most windows scored in one model call.", ge=1, le=65536
     )

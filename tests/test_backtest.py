@@ -65,3 +65,16 @@ def test_recalibration_runs_on_the_data_clock(model: SensorModel) -> None:
     result = backtest(model, table(readings(600, 3)), settings)
     assert 8 <= len(result.thresholds) - 1 <= 10
     assert result.thresholds[1].computed_at - result.thresholds[0].computed_at >= pd.Timedelta(seconds=60)
+
+
+def test_a_pause_in_the_recording_restarts_the_window(model: SensorModel) -> None:
+    """Rows after a long pause wait for a fresh window, as in the daemon: no window splices the
+    stretches on either side, so the restart itself is not flagged."""
+    values = readings(120, 3)
+    times = pd.date_range("2026-01-01", periods=120, freq="s", tz="UTC")
+    times = times.where(np.arange(120) < 60, times + pd.Timedelta(hours=2))
+    result = backtest(
+        model, SensorTable(Path("t.csv"), [str(t) for t in times], times, CHANNELS, values), Settings()
+    )
+    scored = result.scores["score"].notna().to_numpy()
+    assert not scored[60:75].any() and scored[75:].all() and scored[15:60].all()

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from daemon_helpers import count, daemon_settings, install_model, reading, tiny_model, wait_for
+from daemon_helpers import (
+    T0,
+    WINDOW,
+    count,
+    daemon_settings,
+    install_model,
+    query,
+    reading,
+    tiny_model,
+    wait_for,
+)
 
 from models.sensor_model import SensorModel
 from monitor.alert_actions import unresolved_alerts
@@ -223,3 +233,73 @@ def test_a_restart_keeps_the_recalibrated_threshold_of_the_same_model(
             assert threshold == pytest.approx(expected)
     writer.close(10)
     engine.dispose()
+
+
+def _stored_times(url: str) -> list[int]:
+    """Seconds after T0 of every stored score of pump1, in order."""
+    rows = query(url, "SELECT ts FROM scores WHERE asset = 'pump1' ORDER BY ts")
+    return [round((_aware(row[0]) - T0).total_seconds()) for row in rows]
+
+
+def _aware(value: datetime | str) -> datetime:
+    ts = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _pump1(worker: ScoringWorker, seconds: list[int]) -> None:
+    worker.inbox.put_many(
+        [("w/s1/pump1/sensors", json.dumps(reading(i)).encode(), time.time()) for i in seconds]
+    )
+    worker.start()
+    assert worker.stop(10)
+
+
+def test_a_replayed_backlog_beside_live_readings_goes_to_dead_letters(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """A gateway replaying old readings among live ones: the old ones are dead letters (out_of_order,
+    with the message), and the live stream is scored as if the replay had not happened."""
+    worker, writer, _ = make_worker(tmp_path, sqlite_url)
+    live, replayed = list(range(40)), list(range(5, 15))
+    interleaved = [*live[:20], *(x for pair in zip(replayed, live[20:30], strict=True) for x in pair)]
+    _pump1(worker, [*interleaved, *live[30:]])
+    writer.close(10)
+    assert _stored_times(sqlite_url) == live[WINDOW - 1 :]
+    reasons = query(sqlite_url, "SELECT reason, payload_head FROM dead_letters")
+    assert len(reasons) == len(replayed)
+    assert all(reason.startswith("out_of_order: 1 of 1 readings") for reason, _ in reasons)
+    assert sorted(json.loads(head)["ts"] for _, head in reasons) == [reading(i)["ts"] for i in replayed]
+
+
+def test_a_gap_starts_a_new_window(tmp_path: Path, sqlite_url: str) -> None:
+    """After a long pause no window splices the readings before it to those after: scoring resumes
+    once a fresh window has filled."""
+    worker, writer, _ = make_worker(tmp_path, sqlite_url)
+    before, after = list(range(30)), list(range(1000, 1030))
+    _pump1(worker, [*before, *after])
+    writer.close(10)
+    assert _stored_times(sqlite_url) == [*before[WINDOW - 1 :], *after[WINDOW - 1 :]]
+
+
+def test_a_restart_carries_the_window_on_unless_it_was_long(tmp_path: Path, sqlite_url: str) -> None:
+    """A clean restart saves each asset's window and its times: readings just after the restart are
+    scored at once, readings an hour later wait for a new window, and readings from before the
+    restart are out of order."""
+    worker, writer, model = make_worker(tmp_path, sqlite_url)
+    _pump1(worker, list(range(30)))
+    assert writer.flush(10)
+    for seconds, scored in (
+        (list(range(30, 40)), list(range(30, 40))),
+        (list(range(3600, 3610)), list(range(3600 + WINDOW - 1, 3610))),
+        (list(range(20, 30)), []),
+    ):
+        worker.save_windows(tmp_path / "state", "i1")
+        worker = ScoringWorker(worker.settings, Inbox(10_000), writer, Metrics())
+        worker.restore_windows(tmp_path / "state", "i1")
+        worker.assign_model("pump1", model)
+        stored = count(sqlite_url, "scores")
+        _pump1(worker, seconds)
+        assert writer.flush(10)
+        assert _stored_times(sqlite_url)[stored:] == scored
+    writer.close(10)
+    assert count(sqlite_url, "dead_letters", "reason LIKE 'out_of_order: 1 of 1%'") == 10

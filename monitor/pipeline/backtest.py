@@ -15,7 +15,7 @@ import pandas as pd
 from models.sensor_model import SensorModel
 from monitor.pipeline.csvio import SensorTable
 from monitor.pipeline.detector import AssetDetector
-from monitor.pipeline.windows import sliding_windows
+from monitor.pipeline.windows import gapless_windows, segment_starts
 from monitor.settings import Settings
 from monitor.store.records import AlertRecord, ThresholdRecord
 
@@ -34,24 +34,27 @@ class BacktestResult:
 def backtest(
     model: SensorModel, table: SensorTable, settings: Settings, asset: str = "backtest"
 ) -> BacktestResult:
-    """Score every row of `table`; rows before the first full window get no score and anomaly 0."""
+    """Score every row of `table`; rows without a full window (the first window-1, and as many
+    after each gap) get no score and anomaly 0."""
     values = table.select(model.channels).astype(np.float32)
-    scores, contributions = model.score_windows(sliding_windows(values, model.window))
+    times = table.times.to_pydatetime()
+    seconds = ((table.times - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
+    windows, ends = gapless_windows(
+        values, segment_starts(seconds, settings.sensors.gap_factor), model.window
+    )
+    scores, contributions = model.score_windows(windows)
     detector = AssetDetector(
         asset, settings.thresholds, settings.alerts, model.training_scores, model.channels
     )
     rows = len(values)
-    first = model.window - 1
     score_column = np.full(rows, np.nan)
     threshold_column = np.full(rows, detector.threshold)
     anomaly_column = np.zeros(rows, dtype=np.int8)
-    times = table.times.to_pydatetime()
     result = BacktestResult(scores=pd.DataFrame())
     result.thresholds.append(detector.threshold_record(times[0]))
-    last_calibration = times[first] if rows > first else times[0]
+    last_calibration = times[ends[0]] if len(ends) else times[0]
     every = settings.thresholds.recalibrate_every_s
-    for offset, (score, contribution) in enumerate(zip(scores, contributions, strict=True)):
-        row = first + offset
+    for row, score, contribution in zip(ends.tolist(), scores, contributions, strict=True):
         ts = times[row]
         observation = detector.observe(ts, float(score), contribution)
         score_column[row] = observation.score

@@ -1,45 +1,49 @@
-"""Windows of readings: a ring buffer per asset for the live stream, and (from the model, whose input
-layout it is) sliding windows over a whole array for backtests. Both give windows [W, C] whose last
-row is the newest reading, so a window's score belongs to that reading."""
+"""Windows of readings, cut the same way for the live stream (the scoring worker) and for backtests.
+
+A window is [W, C] with the newest reading last, so a window's score belongs to that reading. No
+window spans a gap in the readings' times (a line stop, a gateway outage, a daemon that was down
+for a day): it would splice two unrelated stretches, which the model rightly finds abnormal. After
+a gap the first W-1 readings only fill the new window and get no score.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import numpy as np
 
 from models.sensor_model import sliding_windows
 
-__all__ = ["WindowBuffer", "sliding_windows"]
+__all__ = ["gapless_windows", "segment_starts", "sliding_windows"]
 
 
-class WindowBuffer:
-    """The last `window` readings of one asset, in model channel order.
+def segment_starts(times: np.ndarray, gap_factor: float) -> np.ndarray:
+    """Indices where a stretch without gaps begins (0 first), for ascending `times` in seconds.
 
-    A reading that lacks a channel repeats that channel's last value (sensors report at their own
-    pace); until every channel has been seen once no window is produced.
+    A gap is an interval longer than `gap_factor` times the median interval of `times`: relative to
+    the stream's own cadence, so a 1 kHz vibration sensor and a once-a-minute thermometer are both
+    judged by one setting.
     """
+    intervals = np.diff(times)
+    if len(intervals) == 0:
+        return np.zeros(1, dtype=np.int64)
+    median = float(np.median(intervals))
+    if median <= 0:  # mostly repeated times: the cadence is unknown, so nothing counts as a gap
+        return np.zeros(1, dtype=np.int64)
+    after_gap = np.flatnonzero(intervals > gap_factor * median) + 1
+    return np.concatenate([np.zeros(1, dtype=np.int64), after_gap])
 
-    def __init__(self, channels: list[str], window: int) -> None:
-        self.channels = list(channels)
-        self.window = window
-        # Each row is written twice, W apart, so the newest window is always one contiguous slice.
-        self._rows = np.zeros((2 * window, len(channels)), dtype=np.float32)
-        self._last = np.full(len(channels), np.nan, dtype=np.float32)
-        self._next = 0
-        self._count = 0
 
-    def push(self, values: Mapping[str, float]) -> np.ndarray | None:
-        """Add one reading; return a copy of the window ending with it once the buffer is full."""
-        for index, name in enumerate(self.channels):
-            if name in values:
-                self._last[index] = values[name]
-        if np.isnan(self._last).any():
-            return None
-        self._rows[self._next] = self._last
-        self._rows[self._next + self.window] = self._last
-        self._next = (self._next + 1) % self.window
-        self._count = min(self._count + 1, self.window)
-        if self._count < self.window:
-            return None
-        return self._rows[self._next : self._next + self.window].copy()
+def gapless_windows(values: np.ndarray, starts: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """The windows [M, W, C] of `values` [N, C] that lie within one stretch (`segment_starts`), and
+    the index of the reading each ends with; without gaps this is `sliding_windows`, a view."""
+    bounds = [*starts.tolist(), len(values)]
+    pieces: list[np.ndarray] = []
+    ends: list[np.ndarray] = []
+    for start, stop in zip(bounds, bounds[1:], strict=False):
+        if stop - start >= window:
+            pieces.append(sliding_windows(values[start:stop], window))
+            ends.append(np.arange(start + window - 1, stop))
+    if not pieces:
+        return sliding_windows(values[:0], window), np.zeros(0, dtype=np.int64)
+    if len(pieces) == 1:
+        return pieces[0], ends[0]
+    return np.concatenate(pieces), np.concatenate(ends)

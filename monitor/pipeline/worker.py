@@ -3,7 +3,7 @@
 One thread owns every per-asset state (window buffer, model, detector), so none of it needs a lock:
 other threads (scheduler, commissioning, hot reload) hand it requests that it applies between
 batches. It takes what the inbox holds (up to `batch_max`, waiting at most `batch_wait_s`), decodes
-and validates, windows each asset's readings, calls `SensorModel.score_windows` once per model for
+and validates, windows each asset's readings (in time order, never across a gap), calls `SensorModel.score_windows` once per model for
 the whole batch, feeds each asset's scores through its `AssetDetector` in arrival order, and hands
 the records to the StoreWriter.
 """
@@ -31,7 +31,7 @@ from monitor.ingest.topics import SensorTopic, TopicError, parse_sensor_topic
 from monitor.metrics import Metrics
 from monitor.pipeline.detector import AssetDetector
 from monitor.pipeline.saved_state import save_state, take_state
-from monitor.pipeline.windows import sliding_windows
+from monitor.pipeline.windows import gapless_windows, segment_starts
 from monitor.settings import Settings
 from monitor.store.records import (
     AlertReadingsRecord,
@@ -61,15 +61,20 @@ def owns_asset(asset: str, index: int, count: int) -> bool:
 class AssetState:
     """Everything the worker keeps for one scored asset.
 
-    `tail` holds the last window-1 readings [k, C] (model channel order): a batch's new rows are
-    appended to it and cut into windows in one numpy call (`sliding_windows`), instead of one
-    ring-buffer push per reading. It is also what a clean stop saves for the next start.
+    `tail` holds the last readings [k, C] (model channel order, k < window) of the current stretch
+    without gaps, and `tail_times` their times (epoch seconds): a batch's new rows are appended to
+    it and cut into windows in one numpy call (`gapless_windows`), instead of one ring-buffer push
+    per reading. It is also what a clean stop saves for the next start. `last_ts` is the newest
+    reading accepted: readings at or before it are out of order (a gateway replaying its buffer
+    beside live data) and go to dead letters, since windows must run forward in time.
     """
 
     model: SensorModel
     detector: AssetDetector
     needs: frozenset[str]
     tail: np.ndarray
+    tail_times: np.ndarray
+    last_ts: datetime | None = None
     rows: list[list[float]] = field(default_factory=list)  # this batch's readings, in order
     ts: list[datetime] = field(default_factory=list)
     # The last raw readings (model channel order), kept beside an alert when one opens.
@@ -79,20 +84,25 @@ class AssetState:
     alert_id: str | None = None  # the open alert whose readings are being kept
     alert_kept: int = 0
 
-    def take_windows(self) -> tuple[np.ndarray, list[tuple[datetime, tuple[float, ...]]]]:
-        """Windows ending at each of this batch's readings that has a full window, with those
-        readings (time, raw values); readings too early for a window only join `recent`."""
+    def take_windows(
+        self, gap_factor: float
+    ) -> tuple[np.ndarray, list[tuple[datetime, tuple[float, ...]]], list[bool]]:
+        """Windows ending at each of this batch's readings that has a full window without a gap,
+        this batch's readings (time, raw values), and whether each ends a window."""
         window = self.model.window
         block = np.concatenate([self.tail, np.asarray(self.rows, dtype=np.float32)])
-        windows = sliding_windows(block, window)
+        times = np.concatenate([self.tail_times, [ts.timestamp() for ts in self.ts]])
+        starts = segment_starts(times, gap_factor)
+        windows, ends = gapless_windows(block, starts, window)
         # Tuples of floats and times: the garbage collector stops tracking them, so the readings
         # `recent` keeps alive do not make its full collections more frequent (measured: p99 latency).
         readings = [(ts, tuple(row)) for ts, row in zip(self.ts, self.rows, strict=True)]
-        unscored = len(readings) - len(windows)
-        self.recent.extend(readings[:unscored])
-        self.tail = block[max(len(block) - (window - 1), 0) :].copy()
+        scored = np.zeros(len(readings), dtype=bool)
+        scored[ends - len(self.tail)] = True
+        keep = max(int(starts[-1]), len(block) - (window - 1))
+        self.tail, self.tail_times = block[keep:].copy(), times[keep:]
         self.rows, self.ts = [], []
-        return windows, readings[unscored:]
+        return windows, readings, scored.tolist()
 
     def keep_for_alert(
         self, alert: AlertRecord | None, reading: tuple[datetime, tuple[float, ...]]
@@ -118,6 +128,7 @@ class _ModelBatch:
     states: list[AssetState] = field(default_factory=list)
     windows: list[np.ndarray] = field(default_factory=list)
     readings: list[list[tuple[datetime, tuple[float, ...]]]] = field(default_factory=list)
+    ends_window: list[list[bool]] = field(default_factory=list)  # per reading: has it a window?
 
 
 class ScoringWorker:
@@ -234,7 +245,8 @@ class ScoringWorker:
             self._note_site(readings[0], state, records)
             if state is None:
                 continue
-            for reading in readings:
+            late = 0
+            for reading in sorted(readings, key=lambda item: item.ts):
                 if not reading.values.keys() >= state.needs:
                     missing = sorted(state.needs.difference(reading.values))
                     self._dead(
@@ -245,21 +257,34 @@ class ScoringWorker:
                         InvalidMessage("missing_channels", ",".join(missing)),
                     )
                     continue
+                if state.last_ts is not None and reading.ts <= state.last_ts:
+                    late += 1
+                    continue
                 values = reading.values
                 state.rows.append([values[name] for name in state.model.channels])
                 state.ts.append(reading.ts)
+                state.last_ts = reading.ts
+            if late:
+                assert state.last_ts is not None
+                latest = state.last_ts.isoformat()
+                detail = f"{late} of {len(readings)} readings not after the asset's latest ({latest})"
+                self._dead(records, topic, payload, received, InvalidMessage("out_of_order", detail))
             if state.rows:
                 touched[asset] = state
         batches: dict[int, _ModelBatch] = {}
+        gap_factor = self.settings.sensors.gap_factor
         for state in touched.values():
-            windows, scored_readings = state.take_windows()
-            if len(windows):
-                batch = batches.get(id(state.model))
-                if batch is None:
-                    batch = batches[id(state.model)] = _ModelBatch(state.model)
-                batch.states.append(state)
-                batch.windows.append(windows)
-                batch.readings.append(scored_readings)
+            windows, batch_readings, ends_window = state.take_windows(gap_factor)
+            if not len(windows):
+                state.recent.extend(batch_readings)
+                continue
+            batch = batches.get(id(state.model))
+            if batch is None:
+                batch = batches[id(state.model)] = _ModelBatch(state.model)
+            batch.states.append(state)
+            batch.windows.append(windows)
+            batch.readings.append(batch_readings)
+            batch.ends_window.append(ends_window)
         scored = 0
         for batch in batches.values():
             scored += self._score(batch, records)
@@ -339,11 +364,14 @@ class ScoringWorker:
         rows = contributions.tolist()
         opened = 0
         i = 0
-        for state, readings in zip(batch.states, batch.readings, strict=True):
+        for state, readings, ends_window in zip(batch.states, batch.readings, batch.ends_window, strict=True):
             observe = state.detector.observe
             asset = state.detector.asset
             kept: dict[str, list[tuple[datetime, dict[str, float]]]] = {}
-            for reading in readings:
+            for reading, has_window in zip(readings, ends_window, strict=True):
+                if not has_window:  # filling the window after a gap
+                    state.recent.append(reading)
+                    continue
                 ts = reading[0]
                 score = score_list[i]
                 observation = observe(ts, score, contributions[i])
@@ -426,11 +454,16 @@ class ScoringWorker:
             and previous.model.window == model.window
         )
         tail = np.zeros((0, len(model.channels)), dtype=np.float32)
+        tail_times = np.zeros(0)
+        last_ts = previous.last_ts if previous is not None else None
         saved = self._restore.pop(asset, None)
         if previous is not None and same_shape:
-            tail = previous.tail
-        elif saved is not None and saved["channels"] == model.channels:
+            tail, tail_times = previous.tail, previous.tail_times
+        elif saved is not None and saved["channels"] == model.channels and "times" in saved:
             tail = np.asarray(saved["tail"], dtype=np.float32).reshape(-1, len(model.channels))
+            tail_times = np.asarray(saved["times"], dtype=np.float64)
+        if saved is not None and saved.get("last_ts"):
+            last_ts = datetime.fromisoformat(saved["last_ts"])
         detector = AssetDetector(
             asset,
             self.settings.thresholds,
@@ -441,8 +474,9 @@ class ScoringWorker:
         )
         if saved is not None and saved.get("version") == model.version:
             detector.carry_on(saved.get("normal", []))
+        keep = -(model.window - 1)
         state = self._assets[asset] = AssetState(
-            model, detector, frozenset(model.channels), tail[-(model.window - 1) :]
+            model, detector, frozenset(model.channels), tail[keep:], tail_times[keep:], last_ts
         )
         if previous is not None:
             state.alert_id, state.alert_kept = previous.alert_id, previous.alert_kept
@@ -466,6 +500,8 @@ class ScoringWorker:
             asset: {
                 "channels": s.model.channels,
                 "tail": s.tail.tolist(),
+                "times": s.tail_times.tolist(),
+                "last_ts": s.last_ts.isoformat() if s.last_ts else None,
                 "version": s.model.version,
                 "normal": s.detector.normal_scores,
             }
