@@ -28,6 +28,11 @@ class Metrics:
         )
         self.readings = Counter("monitor_readings_decoded", "Valid sensor readings decoded.", registry=r)
         self.scored = Counter("monitor_readings_scored", "Readings scored (one score row each).", registry=r)
+        self.repeated = Counter(
+            "monitor_readings_repeated",
+            "Readings received again (QoS 1 redelivery after a reconnect) and dropped: already taken.",
+            registry=r,
+        )
         self.skipped = Counter(
             "monitor_readings_not_ours",
             "Readings of assets another worker owns (hash partition).",

@@ -395,13 +395,14 @@ def test_a_camera_alert_released_after_an_operator_resolved_it_is_followed_by_a_
 ) -> None:
     """Defects that persist after an operator resolved the camera's alert open a second alert."""
     worker = worker_for(make_settings(tmp_path, database_url), writer)
-    defective = [message(i, encode_png(make_frame(2000 + i, SIZE, DEFECTS).image)) for i in range(8)]
-    assert worker.process("cam1", defective[:4]) == 4
+    images = [encode_png(make_frame(2000 + i, SIZE, DEFECTS).image) for i in range(4)]
+    assert worker.process("cam1", [message(i, image) for i, image in enumerate(images)]) == 4
     (first,) = worker.open_alert_ids()
     worker.release_alerts({first})
     worker._apply_requests()
     assert worker.open_alert_ids() == set()
-    assert worker.process("cam1", defective[4:]) == 4
+    # The same defects again, as the part still shows them (the first frame's blob is faint).
+    assert worker.process("cam1", [message(4 + i, image) for i, image in enumerate(images)]) == 4
     (second,) = worker.open_alert_ids()
     assert writer.flush(10)
     assert second != first

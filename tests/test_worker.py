@@ -303,3 +303,14 @@ def test_a_restart_carries_the_window_on_unless_it_was_long(tmp_path: Path, sqli
         assert _stored_times(sqlite_url)[stored:] == scored
     writer.close(10)
     assert count(sqlite_url, "dead_letters", "reason LIKE 'out_of_order: 1 of 1%'") == 10
+
+
+def test_a_reading_sent_again_after_a_reconnect_is_dropped_quietly(tmp_path: Path, sqlite_url: str) -> None:
+    """QoS 1 messages the broker sends again (in this batch or an earlier one) are counted, not dead
+    letters, and the stream's scores are as if they had come once."""
+    worker, writer, _ = make_worker(tmp_path, sqlite_url)
+    _pump1(worker, [*range(30), 27, 28, 29, *range(30, 35), 33])
+    writer.close(10)
+    assert _stored_times(sqlite_url) == list(range(WINDOW - 1, 35))
+    assert count(sqlite_url, "dead_letters") == 0
+    assert worker.metrics.repeated._value.get() == 4

@@ -563,6 +563,11 @@ def drain_daemon(
     )
 
 
+def _ms_floor(ts: datetime) -> datetime:
+    """`ts` cut to the millisecond, as the payload carries it."""
+    return ts.replace(microsecond=ts.microsecond // 1000 * 1000)
+
+
 def _stored_since(seen: dict[tuple[str, datetime], float], lock: threading.Lock, first: datetime) -> int:
     with lock:
         return sum(1 for _, ts in seen if ts >= first)
@@ -614,19 +619,28 @@ def paced_latency(
     _connect(client, port, persistent=False)
     client.loop_start()
     sent: list[datetime] = []
+
+    def publish_tick(ts: datetime) -> None:
+        _, values, _ = sim.step()
+        stamp = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+        for i, topic in enumerate(topics):
+            row = {name: round(float(v), 4) for name, v in zip(channels, values[i], strict=False)}
+            client.publish(topic, json.dumps({"ts": stamp, "values": row}).encode(), qos=1)
+
     try:
+        # The drain's readings ended minutes ago, a gap after which each window starts afresh: the
+        # window-1 readings that fill it get no score, so they are sent first, stamped just before
+        # now at the paced cadence, and not timed.
+        filled = _ms_floor(datetime.now(UTC))
+        for k in range(config.window - 1, 0, -1):
+            publish_tick(filled - timedelta(seconds=k / tick_hz))
         start = time.monotonic()
         for tick in range(ticks):
             delay = start + tick / tick_hz - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            _, values, _ = sim.step()
-            now = datetime.now(UTC)
-            ts = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the payload carries ms
-            stamp = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-            for i, topic in enumerate(topics):
-                row = {name: round(float(v), 4) for name, v in zip(channels, values[i], strict=False)}
-                client.publish(topic, json.dumps({"ts": stamp, "values": row}).encode(), qos=1)
+            ts = _ms_floor(datetime.now(UTC))
+            publish_tick(ts)
             sent.append(ts)
         deadline = time.monotonic() + stall_timeout_s
         while (

@@ -104,6 +104,11 @@ class AssetState:
         self.rows, self.ts = [], []
         return windows, readings, scored.tolist()
 
+    def has_reading(self, ts: datetime) -> bool:
+        """Whether a reading at `ts` was taken lately: a QoS 1 message the broker sent again after a
+        reconnect, not a reading out of order."""
+        return ts in self.ts or any(when == ts for when, _ in reversed(self.recent))
+
     def keep_for_alert(
         self, alert: AlertRecord | None, reading: tuple[datetime, tuple[float, ...]]
     ) -> tuple[str, list[tuple[datetime, tuple[float, ...]]]] | None:
@@ -258,7 +263,10 @@ class ScoringWorker:
                     )
                     continue
                 if state.last_ts is not None and reading.ts <= state.last_ts:
-                    late += 1
+                    if state.has_reading(reading.ts):
+                        self.metrics.repeated.inc()
+                    else:
+                        late += 1
                     continue
                 values = reading.values
                 state.rows.append([values[name] for name in state.model.channels])
