@@ -257,10 +257,11 @@ def _pump1(worker: ScoringWorker, seconds: list[int]) -> None:
 def test_a_replayed_backlog_beside_live_readings_goes_to_dead_letters(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    """A gateway replaying old readings among live ones: the old ones are dead letters (out_of_order,
-    with the message), and the live stream is scored as if the replay had not happened."""
+    """A gateway replaying the readings it buffered in an outage among live ones: the old ones are
+    dead letters (out_of_order, with the message), and the live stream is scored as if the replay
+    had not happened."""
     worker, writer, _ = make_worker(tmp_path, sqlite_url)
-    live, replayed = list(range(40)), list(range(5, 15))
+    live, replayed = list(range(100, 140)), list(range(50, 60))
     interleaved = [*live[:20], *(x for pair in zip(replayed, live[20:30], strict=True) for x in pair)]
     _pump1(worker, [*interleaved, *live[30:]])
     writer.close(10)
