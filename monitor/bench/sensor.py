@@ -619,29 +619,24 @@ def paced_latency(
     _connect(client, port, persistent=False)
     client.loop_start()
     sent: list[datetime] = []
-
-    def publish_tick(ts: datetime) -> None:
-        _, values, _ = sim.step()
-        stamp = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-        for i, topic in enumerate(topics):
-            row = {name: round(float(v), 4) for name, v in zip(channels, values[i], strict=False)}
-            client.publish(topic, json.dumps({"ts": stamp, "values": row}).encode(), qos=1)
-
+    # The drain's readings ended minutes ago, a gap after which each window starts afresh: the first
+    # window-1 ticks only fill it (no score). They run at the paced cadence like the rest, so the
+    # timed ticks find a daemon in its steady state, and are not timed.
+    warmup = config.window - 1
     try:
-        # The drain's readings ended minutes ago, a gap after which each window starts afresh: the
-        # window-1 readings that fill it get no score, so they are sent first, stamped just before
-        # now at the paced cadence, and not timed.
-        filled = _ms_floor(datetime.now(UTC))
-        for k in range(config.window - 1, 0, -1):
-            publish_tick(filled - timedelta(seconds=k / tick_hz))
         start = time.monotonic()
-        for tick in range(ticks):
+        for tick in range(warmup + ticks):
             delay = start + tick / tick_hz - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            _, values, _ = sim.step()
             ts = _ms_floor(datetime.now(UTC))
-            publish_tick(ts)
-            sent.append(ts)
+            stamp = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+            for i, topic in enumerate(topics):
+                row = {name: round(float(v), 4) for name, v in zip(channels, values[i], strict=False)}
+                client.publish(topic, json.dumps({"ts": stamp, "values": row}).encode(), qos=1)
+            if tick >= warmup:
+                sent.append(ts)
         deadline = time.monotonic() + stall_timeout_s
         while (
             _stored_since(seen, seen_lock, sent[0]) < len(sent) * len(assets) and time.monotonic() < deadline
