@@ -3,9 +3,9 @@
 One thread owns every per-asset state (window buffer, model, detector), so none of it needs a lock:
 other threads (scheduler, commissioning, hot reload) hand it requests that it applies between
 batches. It takes what the inbox holds (up to `batch_max`, waiting at most `batch_wait_s`), decodes
-and validates, windows each asset's readings (in time order, never across a gap), calls `SensorModel.score_windows` once per model for
-the whole batch, feeds each asset's scores through its `AssetDetector` in arrival order, and hands
-the records to the StoreWriter.
+and validates, windows each asset's readings (in time order, never across a gap), calls
+`SensorModel.score_windows` once per model for the whole batch, feeds each asset's scores through
+its `AssetDetector` in time order, and hands the records to the StoreWriter.
 """
 
 from __future__ import annotations
