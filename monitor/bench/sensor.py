@@ -236,6 +236,13 @@ def hardware() -> dict[str, str]:
 # -- messages and publishing -------------------------------------------------------------------------
 
 
+def _payload(ts: datetime, channels: tuple[str, ...], values: np.ndarray) -> bytes:
+    """One reading in the payload contract's JSON, `ts` to the millisecond, values to 4 decimals."""
+    stamp = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    row = {name: round(float(v), 4) for name, v in zip(channels, values, strict=False)}
+    return json.dumps({"ts": stamp, "values": row}).encode()
+
+
 def bench_messages(
     config: BenchConfig, prefix: str, site: str, start: datetime, steps: int | None = None
 ) -> list[tuple[str, bytes]]:
@@ -244,13 +251,10 @@ def bench_messages(
     channels = simulate.CHANNELS[: config.channels]
     sim = simulate.PlantSimulator(assets, rate_hz=1.0, seed=config.seed, start=start)
     topics = [simulate.sensors_topic(prefix, site, a) for a in assets]
-    messages = []
+    messages: list[tuple[str, bytes]] = []
     for _ in range(steps if steps is not None else config.steps):
         ts, values, _ = sim.step()
-        stamp = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-        for i, topic in enumerate(topics):
-            row = {name: round(float(v), 4) for name, v in zip(channels, values[i], strict=False)}
-            messages.append((topic, json.dumps({"ts": stamp, "values": row}).encode()))
+        messages.extend((topic, _payload(ts, channels, values[i])) for i, topic in enumerate(topics))
     return messages
 
 
@@ -631,10 +635,8 @@ def paced_latency(
                 time.sleep(delay)
             _, values, _ = sim.step()
             ts = _ms_floor(datetime.now(UTC))
-            stamp = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
             for i, topic in enumerate(topics):
-                row = {name: round(float(v), 4) for name, v in zip(channels, values[i], strict=False)}
-                client.publish(topic, json.dumps({"ts": stamp, "values": row}).encode(), qos=1)
+                client.publish(topic, _payload(ts, channels, values[i]), qos=1)
             if tick >= warmup:
                 sent.append(ts)
         deadline = time.monotonic() + stall_timeout_s
